@@ -1,0 +1,104 @@
+# fmlab: build the lab runner, the images, and run the tests.
+#
+#   make deps        install every Debian package the project needs (apt-get, idempotent)
+#   make             build the lab runner build/fmlab
+#   make image       the L2 guest image (Debian + redis + fmlab-agent), cached
+#   make host-image  the L1 host image (Debian + QEMU + numactl/ndctl/OVS/...), cached
+#   make lab-up      build whatever is missing and bring the lab up (see README)
+#   make test        unit tests, config and doctor checks, boot smoke of both images
+#   make test-repro  build both images twice from cold, compare sha256
+#
+# config.txt values reach Make only through `build/fmlab config get KEY`.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I/usr/include/tcl8.6 -Ilab
+LDLIBS  := -ljansson -lexpect
+B       := build
+FMLAB   := $(B)/fmlab
+CFG      = $$($(FMLAB) config get $(1))
+
+LAB_SRCS  := $(filter-out lab/main.c,$(wildcard lab/*.c))
+LAB_OBJS  := $(LAB_SRCS:lab/%.c=$(B)/lab/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+E2E_SRCS  := $(wildcard tests/e2e/*.c)
+E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
+
+# Debian packages (this machine's suite) needed to build and run everything.
+DEPS := build-essential pkg-config git debootstrap qemu-system-x86 qemu-utils \
+        libcmocka-dev libjansson-dev tcl-expect-dev libhiredis-dev \
+        e2fsprogs zstd iproute2 bridge-utils socat ca-certificates
+
+.PHONY: all deps image host-image images lab-up test test-unit test-config \
+        test-doctor test-boot test-repro clean
+
+all: $(FMLAB)
+
+$(B)/lab/%.o: lab/%.c $(wildcard lab/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libfmlab.a: $(LAB_OBJS)
+	$(AR) rcs $@ $^
+
+$(FMLAB): $(B)/lab/main.o $(B)/libfmlab.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libfmlab.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(B)/tests/%: tests/e2e/%.c tests/e2e/*.h $(B)/libfmlab.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+deps:
+	@missing=$$(for p in $(DEPS); do \
+	    dpkg-query -W -f '$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages installed"; \
+	else echo "deps: installing:" $$missing; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
+	  || { echo "deps: apt-get install failed (try: apt-get update)"; exit 1; }; fi
+
+# Images: image/build.sh checks the cache (keyed by a hash of all inputs) and builds if needed.
+image: $(FMLAB)
+	@$(FMLAB) config check >/dev/null
+	@SUITE=$(call CFG,SUITE) IMAGE_EPOCH=$(call CFG,IMAGE_EPOCH) \
+	 IMAGE_SIZE=$(call CFG,GUEST_IMAGE_SIZE) KERNEL_VER=$(call CFG,KERNEL_VER) \
+	 image/build.sh guest $(call CFG,CACHE_DIR)
+
+host-image: $(FMLAB)
+	@$(FMLAB) config check >/dev/null
+	@SUITE=$(call CFG,SUITE) IMAGE_EPOCH=$(call CFG,IMAGE_EPOCH) \
+	 IMAGE_SIZE=$(call CFG,HOST_IMAGE_SIZE) KERNEL_VER=$(call CFG,KERNEL_VER) \
+	 image/build.sh host $(call CFG,CACHE_DIR)
+
+images: image host-image
+
+# Today: builds the runner and both images and checks the machine; the nested lab
+# (src/dst/backup hosts) is brought up by `fmlab up` once it exists.
+lab-up: images
+	@$(FMLAB) doctor || true
+	@echo "lab-up: images ready in $(call CFG,CACHE_DIR)/images; booting the src/dst/backup hosts is not implemented yet"
+
+test: test-unit test-config test-doctor test-boot
+
+test-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+test-config: $(FMLAB)
+	tests/config_cli.sh $(FMLAB)
+
+test-doctor: $(FMLAB) image
+	tests/doctor.sh $(FMLAB)
+
+test-boot: $(E2E_BINS) image host-image
+	$(B)/tests/boot_smoke
+
+test-repro: $(FMLAB)
+	tests/repro.sh $(FMLAB)
+
+clean:
+	rm -rf $(B)

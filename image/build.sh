@@ -1,0 +1,137 @@
+#!/bin/sh
+# image/build.sh: build the L2 guest image or the L1 host image, reproducibly, into the cache.
+#
+# Usage: build.sh guest|host CACHE_DIR
+# Environment (from the Makefile, which reads config.txt through `fmlab config get`):
+#   SUITE IMAGE_EPOCH IMAGE_SIZE KERNEL_VER
+#
+# Output, in CACHE_DIR/images/KIND-KEY/ (KEY = hash of every input):
+#   disk.img (ext4, raw) vmlinuz initrd.img manifest.txt (package=version) sha256sums
+# and the symlink CACHE_DIR/images/KIND -> KIND-KEY. A cache hit returns at once.
+#
+# Reproducible: debootstrap with SOURCE_DATE_EPOCH, no machine-id / host keys / random
+# seeds baked in, every mtime clamped to IMAGE_EPOCH, the rootfs packed into a sorted tar
+# and turned into ext4 by the build root's mke2fs with a fixed UUID and hash seed.
+# Atomic: built in KIND-KEY.tmp.PID and renamed only when complete.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
+kind=$1 cache=$2
+FMLAB_STEP=$kind-image
+: "${SUITE:?} ${IMAGE_EPOCH:?} ${IMAGE_SIZE:?} ${KERNEL_VER:?}"
+
+kernel_pkg=linux-image-amd64
+[ "$KERNEL_VER" = auto ] || kernel_pkg=linux-image-$KERNEL_VER
+common_pkgs="systemd,systemd-sysv,udev,kmod,iproute2,procps,util-linux,openssh-server,initramfs-tools,zstd,$kernel_pkg"
+case "$kind" in
+    guest) pkgs="$common_pkgs,redis-server,redis-tools"
+           hostname=fmlab-vm ;;
+    host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,socat,redis-tools,tcpdump,iperf3,expect,openssh-client"
+           hostname=fmlab-host ;;
+    *) die "unknown image kind '$kind' (guest or host)" ;;
+esac
+
+mirror=$("$here/mirror.sh")
+buildroot=$("$here/buildroot.sh" "$cache" "$SUITE")
+overlays="$here/rootfs-common"
+[ "$kind" = guest ] && overlays="$overlays $here/rootfs-guest $here/agent"
+key=$(input_hash "$here/build.sh" "$here/common.sh" $overlays -- \
+      "$kind" "$SUITE" "$mirror" "$IMAGE_EPOCH" "$IMAGE_SIZE" "$KERNEL_VER" "$buildroot")
+name=$kind-$key
+dir=$cache/images/$name
+if [ -f "$dir/sha256sums" ]; then
+    ln -sfn "$name" "$cache/images/$kind"
+    say "cache hit: $dir"
+    exit 0
+fi
+
+mkdir -p "$cache/images"
+clean_stale_tmp "$dir"
+tmp=$dir.tmp.$$
+root=$tmp/root
+work=$buildroot/mnt/fmlab-$$
+log=$tmp/build.log
+cleanup() {
+    umount_chroot "$root"
+    mountpoint -q "$work" 2>/dev/null && umount -l "$work"
+    rmdir "$work" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$root"
+: >"$log"
+export SOURCE_DATE_EPOCH=$IMAGE_EPOCH LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive
+t_start=$(date +%s)
+
+say "debootstrap $SUITE ($kind packages, log: $log)"
+logged "$log" debootstrap --variant=minbase --include="$pkgs" "$SUITE" "$root" "$mirror"
+
+say "configuring"
+for o in $overlays; do
+    case "$o" in */agent) continue ;; esac
+    cp -a "$o/." "$root/"
+done
+echo "$hostname" >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" >"$root/etc/hosts"
+units="fmlab-firstboot.service systemd-networkd.service systemd-network-generator.service"
+if [ "$kind" = guest ]; then
+    say "building the guest agent in the build root"
+    cp "$here/agent/fmlab-agent.c" "$buildroot/tmp/fmlab-agent.c"
+    logged "$log" chroot "$buildroot" gcc -std=c11 -O2 -Wall -Wextra -Werror -s \
+        -o /tmp/fmlab-agent /tmp/fmlab-agent.c
+    install -m 0755 "$buildroot/tmp/fmlab-agent" "$root/usr/local/sbin/fmlab-agent"
+    rm -f "$buildroot/tmp/fmlab-agent" "$buildroot/tmp/fmlab-agent.c"
+    units="$units fmlab-agent.service"
+    logged "$log" chroot "$root" systemctl disable redis-server.service
+fi
+logged "$log" chroot "$root" systemctl enable $units
+[ "$kind" = host ] && logged "$log" chroot "$root" systemctl disable openvswitch-switch.service
+
+say "removing per-machine and time-dependent state"
+rm -f "$root"/etc/ssh/ssh_host_* "$root/var/lib/dbus/machine-id" \
+      "$root/var/lib/systemd/random-seed" "$root/var/lib/systemd/credential.secret" \
+      "$root/var/cache/ldconfig/aux-cache" "$root"/var/lib/dpkg/*-old \
+      "$root"/var/cache/debconf/*-old "$root/etc/resolv.conf"
+: >"$root/etc/machine-id"
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/man/* \
+       "$root"/tmp/* "$root"/var/tmp/* "$root/debootstrap"
+find "$root/var/log" -type f -delete
+ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# systemd's catalog and udev's hwdb are caches rebuilt at boot when missing.
+rm -f "$root/var/lib/systemd/catalog/database"
+
+say "extracting kernel and initrd"
+vmlinuz=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)
+initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -n 1)
+[ -f "$vmlinuz" ] && [ -f "$initrd" ] || die "no kernel or initrd in $root/boot"
+cp "$vmlinuz" "$tmp/vmlinuz"
+cp "$initrd" "$tmp/initrd.img"
+dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Package}=${Version}\n' \
+    | LC_ALL=C sort >"$tmp/manifest.txt"
+
+say "packing the filesystem (ext4, $IMAGE_SIZE)"
+find "$root" -xdev -newermt "@$IMAGE_EPOCH" -exec touch -h -d "@$IMAGE_EPOCH" {} +
+mkdir -p "$work"
+mount --bind "$tmp" "$work"
+uuid=$(printf 'fmlab-%s-%s' "$kind" "$key" | sha256sum |
+       sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/')
+logged "$log" chroot "$buildroot" tar -C "/mnt/fmlab-$$/root" --sort=name --numeric-owner \
+    --mtime="@$IMAGE_EPOCH" --clamp-mtime --format=posix \
+    --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
+    --xattrs --xattrs-include='security.capability' \
+    -cf "/mnt/fmlab-$$/rootfs.tar" .
+logged "$log" chroot "$buildroot" env E2FSPROGS_FAKE_TIME="$IMAGE_EPOCH" \
+    mke2fs -q -F -t ext4 -b 4096 -L "fmlab-$kind" -U "$uuid" \
+    -E "hash_seed=$uuid,root_owner=0:0" -d "/mnt/fmlab-$$/rootfs.tar" \
+    "/mnt/fmlab-$$/disk.img" "$IMAGE_SIZE"
+umount "$work" && rmdir "$work"
+rm -rf "$root" "$tmp/rootfs.tar"
+
+(cd "$tmp" && sha256sum disk.img vmlinuz initrd.img manifest.txt >sha256sums)
+mv "$log" "$cache/images/$name.log"
+trap - EXIT INT TERM
+publish "$tmp" "$dir"
+ln -sfn "$name" "$cache/images/$kind"
+say "built $dir in $(( $(date +%s) - t_start )) s: $(du -h --apparent-size "$dir/disk.img" | cut -f1) disk" \
+    "($(du -h "$dir/disk.img" | cut -f1) used), $(wc -l <"$dir/manifest.txt") packages"

@@ -1,0 +1,60 @@
+# image/common.sh: shell helpers shared by the image, build-root and kernel/QEMU builders.
+#
+# Sourced, not run. Owns: progress lines, the input-hash used as cache key, atomic
+# publishing of a finished build (build in NAME.tmp.PID, rename when complete, so an
+# interrupted build never leaves a directory the cache believes), and chroot mounts.
+
+say()  { printf '[%s] %s\n' "${FMLAB_STEP:-build}" "$*"; }
+die()  { printf '[%s] error: %s\n' "${FMLAB_STEP:-build}" "$*" >&2; exit 1; }
+
+# input_hash FILE|DIR... [-- STRING...]: sha256 over file names+contents and strings.
+input_hash() {
+    { while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+          find "$1" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+          shift
+      done
+      [ "${1:-}" = "--" ] && shift
+      for s in "$@"; do printf '%s\n' "$s"; done
+    } | sha256sum | cut -c1-16
+}
+
+# publish TMPDIR FINALDIR: make a finished build visible to the cache in one rename.
+publish() {
+    sync -f "$1" 2>/dev/null || sync
+    rm -rf "$2.old" && { [ ! -e "$2" ] || mv "$2" "$2.old"; }
+    mv "$1" "$2" && rm -rf "$2.old"
+}
+
+# Remove stale half-builds left by interrupted runs (their PID is gone).
+clean_stale_tmp() {
+    for d in "$1".tmp.*; do
+        [ -e "$d" ] || continue
+        pid=${d##*.tmp.}
+        kill -0 "$pid" 2>/dev/null || { say "removing interrupted build $d"; umount_chroot "$d/root" 2>/dev/null; rm -rf "$d"; }
+    done
+}
+
+mount_chroot() {
+    mount -t proc proc "$1/proc"
+    mount -t sysfs sysfs "$1/sys"
+    mount --bind /dev "$1/dev"
+    mount -t devpts devpts "$1/dev/pts" 2>/dev/null || true
+}
+
+umount_chroot() {
+    for m in dev/pts dev sys proc; do
+        mountpoint -q "$1/$m" 2>/dev/null && umount -l "$1/$m"
+    done
+    return 0
+}
+
+# Run a long step with its output in a log, printing elapsed time; show the log tail on failure.
+logged() {
+    log=$1; shift
+    t0=$(date +%s)
+    if ! "$@" >>"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        die "step failed: $* (full log: $log)"
+    fi
+    say "  done in $(( $(date +%s) - t0 )) s"
+}

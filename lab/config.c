@@ -1,0 +1,419 @@
+/*
+ * config.c: parser and validator for config.txt, the lab's single source of settings.
+ *
+ * The schema below lists every key with its type and default. Parsing never stops at
+ * the first problem: it collects one line per error, naming the file, the line and the
+ * key, so `fmlab config check` shows everything wrong at once. Environment variables
+ * FMLAB_<KEY> override file values and are validated the same way.
+ */
+#include "config.h"
+#include "values.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct config_key schema[] = {
+    /* the study's keys: required, as in its config.txt */
+    { "SHARED_STORAGE", CT_PATH, NULL, NULL },
+    { "KERNEL_VER", CT_STRING, NULL, NULL },
+    { "NIC_NAME", CT_STRING, NULL, NULL },
+    { "SRC_IP", CT_IPV4, NULL, NULL },
+    { "DST_IP", CT_IPV4, NULL, NULL },
+    { "BACKUP_IP", CT_IPV4, NULL, NULL },
+    { "VM_IP", CT_IPV4, NULL, NULL },
+    { "MIGRATION_PORT", CT_PORT, NULL, NULL },
+    { "SRC_CONTROL_PORT", CT_PORT, NULL, NULL },
+    { "DST_CONTROL_PORT", CT_PORT, NULL, NULL },
+    { "BACKUP_CONTROL_PORT", CT_PORT, NULL, NULL },
+    { "SRC_NUMA", CT_UINT, NULL, NULL },
+    { "DST_NUMA", CT_UINT, NULL, NULL },
+    { "CXL_NUMA", CT_UINT, NULL, NULL },
+    { "SRC_CPUSET", CT_CPULIST, NULL, NULL },
+    { "DST_CPUSET", CT_CPULIST, NULL, NULL },
+    { "NIC_INTERRUPT_CORE", CT_UINT, NULL, NULL },
+    { "VHOST_CORE", CT_UINT, NULL, NULL },
+    { "MIGRATION_CORE", CT_UINT, NULL, NULL },
+    { "META_STATE_LENGTH", CT_SIZE, NULL, NULL },
+    { "HOT_PAGE_STATE_LENGTH", CT_SIZE, NULL, NULL },
+    /* the lab's keys: defaults as in the repository's config.txt */
+    { "SUITE", CT_STRING, "trixie", NULL },
+    { "CACHE_DIR", CT_PATH, "/var/cache/fmlab", NULL },
+    { "STATE_DIR", CT_PATH, "/var/lib/fmlab/lab", NULL },
+    { "RESULTS_DIR", CT_PATH, "results", NULL },
+    { "IMAGE_EPOCH", CT_UINT, "1735689600", NULL },
+    { "GUEST_IMAGE_SIZE", CT_SIZE, "2G", NULL },
+    { "HOST_IMAGE_SIZE", CT_SIZE, "4G", NULL },
+    { "GUEST_MEM", CT_SIZE, "512M", NULL },
+    { "GUEST_VCPUS", CT_UINT, "1", NULL },
+    { "REDIS_BASE_PORT", CT_PORT, "12345", NULL },
+    { "AGENT_PORT", CT_PORT, "7777", NULL },
+    { "HOST_MEM", CT_SIZE, "3G", NULL },
+    { "HOST_VCPUS", CT_UINT, "1", NULL },
+    { "HOST_CXL_MEM", CT_SIZE, "1G", NULL },
+    { "HOST_ACCEL", CT_ENUM, "auto", "auto|kvm|tcg" },
+    { "HOST_CPU", CT_STRING, "qemu64,+svm", NULL },
+    { "NET_MODE", CT_ENUM, "bridge", "bridge|ovs|ovs-dpdk" },
+    { "LAB_NET_PREFIX", CT_UINT, "24", NULL },
+    { "BOOT_TIMEOUT", CT_UINT, "180", NULL },
+    { "BOOT_RETRIES", CT_UINT, "2", NULL },
+    { "CMD_TIMEOUT", CT_UINT, "60", NULL },
+};
+#define N_KEYS ((int)(sizeof(schema) / sizeof(schema[0])))
+
+const struct config_key *config_schema(int *count)
+{
+    *count = N_KEYS;
+    return schema;
+}
+
+const struct config_key *config_find_key(const char *name, int *index)
+{
+    for (int i = 0; i < N_KEYS; i++) {
+        if (strcmp(schema[i].name, name) == 0) {
+            if (index)
+                *index = i;
+            return &schema[i];
+        }
+    }
+    return NULL;
+}
+
+static void add_error(struct config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    char **grown = realloc(cfg->errors, (size_t)(cfg->n_errors + 1) * sizeof(*grown));
+    if (!grown || !msg) {
+        free(msg);
+        return;
+    }
+    cfg->errors = grown;
+    cfg->errors[cfg->n_errors++] = msg;
+}
+
+static bool enum_has(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0)
+            return true;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return false;
+}
+
+/* NULL when v is a valid value of k, else what was expected. */
+static const char *check_value(const struct config_key *k, const char *v)
+{
+    uint64_t u;
+    uint32_t ip;
+    uint16_t port;
+    uint8_t mask[CPULIST_MAX / 8];
+
+    switch (k->type) {
+    case CT_STRING: return *v ? NULL : "a non-empty value";
+    case CT_PATH: return *v && !strchr(v, ' ') ? NULL : "a path without spaces";
+    case CT_IPV4: return parse_ipv4(v, &ip) ? NULL : "an IPv4 address like 10.10.1.1";
+    case CT_PORT: return parse_port(v, &port) ? NULL : "a TCP port 1..65535";
+    case CT_CPULIST: return parse_cpulist(v, mask) ? NULL : "a CPU list like 0,1,2 or 0-3";
+    case CT_SIZE: return parse_size(v, &u) && u ? NULL : "a size like 512M, 16G or 1048576";
+    case CT_UINT: return parse_uint(v, &u) ? NULL : "a non-negative integer";
+    case CT_ENUM: return enum_has(k->choices, v) ? NULL : k->choices;
+    }
+    return "a valid value";
+}
+
+static const char *closest_key(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, limit = strlen(name) / 3 + 1;
+
+    if (limit < 2)
+        limit = 2;
+    for (int i = 0; i < N_KEYS; i++) {
+        size_t d = edit_distance(name, schema[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = schema[i].name;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static void set_value(struct config_value *cv, const char *v, enum config_origin o, int line)
+{
+    free(cv->value);
+    cv->value = strdup(v);
+    cv->origin = o;
+    cv->line = line;
+}
+
+static void parse_line(struct config *cfg, char *line, int lineno)
+{
+    char *hash = strchr(line, '#');
+    if (hash)
+        *hash = '\0';
+    char *s = trim(line);
+    if (!*s)
+        return;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        add_error(cfg, "%s:%d: syntax error: expected KEY=value, got '%s'", cfg->path, lineno, s);
+        return;
+    }
+    *eq = '\0';
+    char *key = trim(s), *val = trim(eq + 1);
+    int idx;
+    const struct config_key *k = config_find_key(key, &idx);
+    if (!k) {
+        const char *hint = closest_key(key);
+        if (hint)
+            add_error(cfg, "%s:%d: unknown key '%s' (did you mean '%s'?)", cfg->path, lineno, key, hint);
+        else
+            add_error(cfg, "%s:%d: unknown key '%s'", cfg->path, lineno, key);
+        return;
+    }
+    struct config_value *cv = &cfg->values[idx];
+    if (cv->origin == CO_FILE) {
+        add_error(cfg, "%s:%d: duplicate key '%s' (first set on line %d)", cfg->path, lineno, key, cv->line);
+        return;
+    }
+    const char *want = check_value(k, val);
+    if (want)
+        add_error(cfg, "%s:%d: %s: malformed value '%s' (expected %s)", cfg->path, lineno, key, val, want);
+    set_value(cv, val, CO_FILE, lineno);
+}
+
+static void apply_env(struct config *cfg, char *const *envp)
+{
+    for (; envp && *envp; envp++) {
+        if (strncmp(*envp, "FMLAB_", 6) != 0)
+            continue;
+        const char *eq = strchr(*envp, '=');
+        if (!eq)
+            continue;
+        char name[128];
+        size_t n = (size_t)(eq - *envp - 6);
+        if (n >= sizeof(name))
+            continue;
+        memcpy(name, *envp + 6, n);
+        name[n] = '\0';
+        int idx;
+        const struct config_key *k = config_find_key(name, &idx);
+        if (!k)
+            continue;   /* FMLAB_CONFIG, FMLAB_MIRROR, ... are not keys */
+        const char *want = check_value(k, eq + 1);
+        if (want)
+            add_error(cfg, "environment: FMLAB_%s: malformed value '%s' (expected %s)", name, eq + 1, want);
+        set_value(&cfg->values[idx], eq + 1, CO_ENV, 0);
+    }
+}
+
+/* Index of a key the schema is known to have. */
+static int key_index(const char *name)
+{
+    int idx = 0;
+    config_find_key(name, &idx);
+    return idx;
+}
+
+static const char *where(const struct config *cfg, int idx, char *buf, size_t len)
+{
+    const struct config_value *cv = &cfg->values[idx];
+    if (cv->origin == CO_FILE)
+        snprintf(buf, len, "%s:%d", cfg->path, cv->line);
+    else if (cv->origin == CO_ENV)
+        snprintf(buf, len, "environment: FMLAB_%s", schema[idx].name);
+    else
+        snprintf(buf, len, "%s: default", cfg->path);
+    return buf;
+}
+
+static const char *origin_short(const struct config *cfg, int idx, char *buf, size_t len)
+{
+    const struct config_value *cv = &cfg->values[idx];
+    if (cv->origin == CO_FILE)
+        snprintf(buf, len, "line %d", cv->line);
+    else if (cv->origin == CO_ENV)
+        snprintf(buf, len, "FMLAB_%s", schema[idx].name);
+    else
+        snprintf(buf, len, "default");
+    return buf;
+}
+
+/* Same value of key k? Ports and addresses compare by what they parse to. */
+static bool same_value(const struct config_key *k, const char *a, const char *b)
+{
+    uint32_t ia, ib;
+    uint64_t ua, ub;
+
+    if (k->type == CT_IPV4 && parse_ipv4(a, &ia) && parse_ipv4(b, &ib))
+        return ia == ib;
+    if ((k->type == CT_PORT || k->type == CT_UINT) && parse_uint(a, &ua) && parse_uint(b, &ub))
+        return ua == ub;
+    return strcmp(a, b) == 0;
+}
+
+/* Keys of one group must all differ (addresses on one network, ports on one host). */
+static void check_distinct(struct config *cfg, const char *const *keys)
+{
+    char w[256], o[128];
+
+    for (int i = 0; keys[i]; i++) {
+        int a = key_index(keys[i]);
+        for (int j = 0; j < i; j++) {
+            int b = key_index(keys[j]);
+            const char *va = cfg->values[a].value, *vb = cfg->values[b].value;
+            if (va && vb && same_value(&schema[a], va, vb))
+                add_error(cfg, "%s: %s: %s clashes with %s (%s)", where(cfg, a, w, sizeof(w)),
+                          keys[i], va, keys[j], origin_short(cfg, b, o, sizeof(o)));
+        }
+    }
+}
+
+static void check_relations(struct config *cfg)
+{
+    static const char *const ips[] = { "SRC_IP", "DST_IP", "BACKUP_IP", "VM_IP", NULL };
+    static const char *const host_ports[] = { "MIGRATION_PORT", "SRC_CONTROL_PORT",
+        "DST_CONTROL_PORT", "BACKUP_CONTROL_PORT", NULL };
+    static const char *const numa[] = { "SRC_NUMA", "CXL_NUMA", NULL };
+    char w[256];
+
+    check_distinct(cfg, ips);
+    check_distinct(cfg, host_ports);
+    check_distinct(cfg, numa);
+
+    /* The guest's ports: redis base..base+vcpus-1, and the agent port. */
+    const char *base = config_get(cfg, "REDIS_BASE_PORT"), *n = config_get(cfg, "GUEST_VCPUS");
+    const char *agent = config_get(cfg, "AGENT_PORT");
+    uint16_t b, a;
+    uint64_t vcpus;
+    int ai = key_index("AGENT_PORT");
+    if (base && n && agent && parse_port(base, &b) && parse_uint(n, &vcpus) &&
+        parse_port(agent, &a) && a >= b && a < b + vcpus)
+        add_error(cfg, "%s: AGENT_PORT: %u clashes with the redis ports REDIS_BASE_PORT..+GUEST_VCPUS-1 (%u-%u)",
+                  where(cfg, ai, w, sizeof(w)), a, b, (unsigned)(b + vcpus - 1));
+    if (base && n && parse_port(base, &b) && parse_uint(n, &vcpus) && b + vcpus - 1 > 65535)
+        add_error(cfg, "%s: REDIS_BASE_PORT: %u + GUEST_VCPUS exceeds port 65535", cfg->path, b);
+}
+
+int config_parse(struct config *cfg, const char *path, const char *text, char *const *envp)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->path = strdup(path);
+    cfg->values = calloc(N_KEYS, sizeof(*cfg->values));
+    char *copy = strdup(text);
+    if (!cfg->path || !cfg->values || !copy) {
+        free(copy);
+        add_error(cfg, "%s: out of memory", path);
+        return cfg->n_errors;
+    }
+    int lineno = 0;
+    for (char *save = NULL, *line = copy; line; line = save) {
+        save = strchr(line, '\n');
+        if (save)
+            *save++ = '\0';
+        parse_line(cfg, line, ++lineno);
+    }
+    free(copy);
+    apply_env(cfg, envp);
+    for (int i = 0; i < N_KEYS; i++) {
+        if (cfg->values[i].value)
+            continue;
+        if (schema[i].default_value)
+            set_value(&cfg->values[i], schema[i].default_value, CO_DEFAULT, 0);
+        else
+            add_error(cfg, "%s: missing required key '%s'", path, schema[i].name);
+    }
+    check_relations(cfg);
+    return cfg->n_errors;
+}
+
+int config_load(struct config *cfg, const char *path, char *const *envp)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        config_parse(cfg, path, "", NULL);
+        config_free(cfg);
+        memset(cfg, 0, sizeof(*cfg));
+        cfg->path = strdup(path);
+        cfg->values = calloc(N_KEYS, sizeof(*cfg->values));
+        add_error(cfg, "%s: cannot read config file (%m); set FMLAB_CONFIG or run from the repository", path);
+        return cfg->n_errors;
+    }
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&text, &cap, '\0', f);
+    fclose(f);
+    int r = config_parse(cfg, path, n > 0 ? text : "", envp);
+    free(text);
+    return r;
+}
+
+void config_free(struct config *cfg)
+{
+    if (cfg->values)
+        for (int i = 0; i < N_KEYS; i++)
+            free(cfg->values[i].value);
+    for (int i = 0; i < cfg->n_errors; i++)
+        free(cfg->errors[i]);
+    free(cfg->errors);
+    free(cfg->values);
+    free(cfg->path);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *config_get(const struct config *cfg, const char *key)
+{
+    int idx;
+    if (!cfg->values || !config_find_key(key, &idx))
+        return NULL;
+    return cfg->values[idx].value;
+}
+
+uint64_t config_get_size(const struct config *cfg, const char *key)
+{
+    uint64_t v = 0;
+    parse_size(config_get(cfg, key), &v);
+    return v;
+}
+
+uint64_t config_get_uint(const struct config *cfg, const char *key)
+{
+    uint64_t v = 0;
+    parse_uint(config_get(cfg, key), &v);
+    return v;
+}
+
+void config_print_errors(const struct config *cfg, FILE *out)
+{
+    for (int i = 0; i < cfg->n_errors; i++)
+        fprintf(out, "%s\n", cfg->errors[i]);
+}
+
+const char *config_default_path(void)
+{
+    const char *p = getenv("FMLAB_CONFIG");
+    return p && *p ? p : "config.txt";
+}

@@ -1,0 +1,19 @@
+/* fmlab.h: the subcommand table shared by main.c and the cmd_*.c files. */
+#ifndef FMLAB_H
+#define FMLAB_H
+
+#define FMLAB_VERSION "0.1.0"
+
+struct fmlab_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+    void (*usage)(void);
+};
+
+int cmd_config(int argc, char **argv);
+void usage_config(void);
+
+
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * main.c: fmlab's entry point. It only dispatches to one file per subcommand
+ * (kvmtool style); everything else lives in the files named after their concern.
+ */
+#include "fmlab.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct fmlab_command commands[] = {
+    { "config", "check, show or get config.txt values", cmd_config, usage_config },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: fmlab COMMAND [ARGS]\n\n"
+                 "fmlab %s: VM live-migration lab (src, dst, backup hosts over emulated CXL)\n\n"
+                 "commands:\n", FMLAB_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nfmlab COMMAND --help shows a command's options. The config file is\n"
+                 "$FMLAB_CONFIG or ./config.txt; FMLAB_<KEY>=value overrides a key.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("fmlab %s\n", FMLAB_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+            commands[i].usage();
+            return 0;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "fmlab: unknown command '%s' (see fmlab --help)\n", argv[1]);
+    return 2;
+}

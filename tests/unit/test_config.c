@@ -1,0 +1,204 @@
+/* test_config.c: config.txt parser: every error kind with its exact message, env overrides. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+/* A complete, valid config: the study's keys (lab keys take their defaults). */
+static const char *valid =
+    "# comment\n"
+    "SHARED_STORAGE=/srv/shared\n"
+    "KERNEL_VER=auto\n"
+    "NIC_NAME=eth0\n"
+    "SRC_IP=10.10.1.1\n"
+    "DST_IP=10.10.1.2\n"
+    "BACKUP_IP=10.10.1.3\n"
+    "VM_IP=10.10.1.100   # trailing comment\n"
+    "MIGRATION_PORT=4444\n"
+    "SRC_CONTROL_PORT=55555\n"
+    "DST_CONTROL_PORT=56666\n"
+    "BACKUP_CONTROL_PORT=57777\n"
+    "SRC_NUMA=0\nDST_NUMA=0\nCXL_NUMA=1\n"
+    "SRC_CPUSET=0-3\nDST_CPUSET=4,5,6,7\n"
+    "NIC_INTERRUPT_CORE=0\nVHOST_CORE=0\nMIGRATION_CORE=0\n"
+    "META_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n";
+
+static struct config cfg;
+
+static int teardown(void **state)
+{
+    (void)state;
+    config_free(&cfg);
+    return 0;
+}
+
+/* Parse valid + extra lines (appended), return the error count. */
+static int parse_with(const char *extra, char *const *envp)
+{
+    char text[4096];
+    snprintf(text, sizeof(text), "%s%s", valid, extra);
+    return config_parse(&cfg, "config.txt", text, envp);
+}
+
+static void expect_one_error(const char *extra, const char *message)
+{
+    assert_int_equal(parse_with(extra, NULL), 1);
+    assert_string_equal(cfg.errors[0], message);
+}
+
+static void valid_config_has_no_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("", NULL), 0);
+    assert_string_equal(config_get(&cfg, "VM_IP"), "10.10.1.100");
+    assert_string_equal(config_get(&cfg, "SUITE"), "trixie");
+    assert_int_equal(config_get_size(&cfg, "HOT_PAGE_STATE_LENGTH"), 9437184);
+    assert_int_equal(config_get_size(&cfg, "GUEST_MEM"), 512ull << 20);
+    assert_null(config_get(&cfg, "NO_SUCH_KEY"));
+}
+
+static void unknown_key_suggests_closest(void **state)
+{
+    (void)state;
+    expect_one_error("SRC_PI=1.2.3.4\n",
+                     "config.txt:23: unknown key 'SRC_PI' (did you mean 'SRC_IP'?)");
+}
+
+static void unknown_key_without_close_match(void **state)
+{
+    (void)state;
+    expect_one_error("WHATEVER_THIS_IS=1\n", "config.txt:23: unknown key 'WHATEVER_THIS_IS'");
+}
+
+static void duplicate_key_names_first_line(void **state)
+{
+    (void)state;
+    expect_one_error("MIGRATION_PORT=4445\n",
+                     "config.txt:23: duplicate key 'MIGRATION_PORT' (first set on line 9)");
+}
+
+
+static void malformed_values(void **state)
+{
+    (void)state;
+    const char *text =
+        "SHARED_STORAGE=/srv/shared\nKERNEL_VER=auto\nNIC_NAME=eth0\n"
+        "SRC_IP=10.10.1.256\nDST_IP=10.10.1\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\n"
+        "MIGRATION_PORT=70000\nSRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\n"
+        "BACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\nDST_NUMA=0\nCXL_NUMA=1\n"
+        "SRC_CPUSET=3-1\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\nMIGRATION_CORE=0\n"
+        "META_STATE_LENGTH=16X\nHOT_PAGE_STATE_LENGTH=9437184\n";
+    assert_int_equal(config_parse(&cfg, "config.txt", text, NULL), 5);
+    assert_string_equal(cfg.errors[0],
+        "config.txt:4: SRC_IP: malformed value '10.10.1.256' (expected an IPv4 address like 10.10.1.1)");
+    assert_string_equal(cfg.errors[1],
+        "config.txt:5: DST_IP: malformed value '10.10.1' (expected an IPv4 address like 10.10.1.1)");
+    assert_string_equal(cfg.errors[2],
+        "config.txt:8: MIGRATION_PORT: malformed value '70000' (expected a TCP port 1..65535)");
+    assert_string_equal(cfg.errors[3],
+        "config.txt:15: SRC_CPUSET: malformed value '3-1' (expected a CPU list like 0,1,2 or 0-3)");
+    assert_string_equal(cfg.errors[4],
+        "config.txt:20: META_STATE_LENGTH: malformed value '16X' (expected a size like 512M, 16G or 1048576)");
+}
+
+static void malformed_enum_lists_choices(void **state)
+{
+    (void)state;
+    expect_one_error("NET_MODE=ovs_dpdk\n",
+                     "config.txt:23: NET_MODE: malformed value 'ovs_dpdk' (expected bridge|ovs|ovs-dpdk)");
+}
+
+static void missing_required_key(void **state)
+{
+    (void)state;
+    const char *text = "SHARED_STORAGE=/srv\n";
+    int n = config_parse(&cfg, "lab.txt", text, NULL);
+    assert_int_equal(n, 20);
+    assert_string_equal(cfg.errors[0], "lab.txt: missing required key 'KERNEL_VER'");
+}
+
+static void syntax_error(void **state)
+{
+    (void)state;
+    expect_one_error("just words\n", "config.txt:23: syntax error: expected KEY=value, got 'just words'");
+}
+
+static void clashing_addresses_and_ports(void **state)
+{
+    (void)state;
+    char text[4096];
+    snprintf(text, sizeof(text), "%s", valid);
+    char *p = strstr(text, "DST_IP=10.10.1.2");
+    memcpy(p, "DST_IP=10.10.1.1", 16);
+    p = strstr(text, "DST_CONTROL_PORT=56666");
+    memcpy(p, "DST_CONTROL_PORT=04444", 22);
+    assert_int_equal(config_parse(&cfg, "config.txt", text, NULL), 2);
+    assert_string_equal(cfg.errors[0], "config.txt:6: DST_IP: 10.10.1.1 clashes with SRC_IP (line 5)");
+    assert_string_equal(cfg.errors[1],
+                        "config.txt:11: DST_CONTROL_PORT: 04444 clashes with MIGRATION_PORT (line 9)");
+}
+
+static void agent_port_inside_redis_range(void **state)
+{
+    (void)state;
+    expect_one_error("GUEST_VCPUS=4\nAGENT_PORT=12347\n",
+        "config.txt:24: AGENT_PORT: 12347 clashes with the redis ports REDIS_BASE_PORT..+GUEST_VCPUS-1 (12345-12348)");
+}
+
+static void env_overrides_file_and_is_validated(void **state)
+{
+    (void)state;
+    char *good[] = { "FMLAB_VM_IP=10.10.1.200", "FMLAB_MIRROR=ignored", "PATH=/bin", NULL };
+    assert_int_equal(parse_with("", good), 0);
+    assert_string_equal(config_get(&cfg, "VM_IP"), "10.10.1.200");
+    assert_int_equal(cfg.values[6].origin, CO_ENV);
+    config_free(&cfg);
+
+    char *bad[] = { "FMLAB_GUEST_MEM=lots", NULL };
+    assert_int_equal(parse_with("", bad), 1);
+    assert_string_equal(cfg.errors[0],
+        "environment: FMLAB_GUEST_MEM: malformed value 'lots' (expected a size like 512M, 16G or 1048576)");
+}
+
+static void three_errors_reported_together(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_with("SRC_PI=1\nGUEST_MEM=12Q\nVM_IP=10.10.1.5\n", NULL), 3);
+    assert_string_equal(cfg.errors[0], "config.txt:23: unknown key 'SRC_PI' (did you mean 'SRC_IP'?)");
+    assert_string_equal(cfg.errors[1],
+        "config.txt:24: GUEST_MEM: malformed value '12Q' (expected a size like 512M, 16G or 1048576)");
+    assert_string_equal(cfg.errors[2], "config.txt:25: duplicate key 'VM_IP' (first set on line 8)");
+}
+
+static void missing_file_is_one_clear_error(void **state)
+{
+    (void)state;
+    assert_int_equal(config_load(&cfg, "/nonexistent/config.txt", NULL), 1);
+    assert_non_null(strstr(cfg.errors[0], "/nonexistent/config.txt: cannot read config file"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(valid_config_has_no_errors, teardown),
+        cmocka_unit_test_teardown(unknown_key_suggests_closest, teardown),
+        cmocka_unit_test_teardown(unknown_key_without_close_match, teardown),
+        cmocka_unit_test_teardown(duplicate_key_names_first_line, teardown),
+        cmocka_unit_test_teardown(malformed_values, teardown),
+        cmocka_unit_test_teardown(malformed_enum_lists_choices, teardown),
+        cmocka_unit_test_teardown(missing_required_key, teardown),
+        cmocka_unit_test_teardown(syntax_error, teardown),
+        cmocka_unit_test_teardown(clashing_addresses_and_ports, teardown),
+        cmocka_unit_test_teardown(agent_port_inside_redis_range, teardown),
+        cmocka_unit_test_teardown(env_overrides_file_and_is_validated, teardown),
+        cmocka_unit_test_teardown(three_errors_reported_together, teardown),
+        cmocka_unit_test_teardown(missing_file_is_one_clear_error, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
