@@ -13,7 +13,7 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I/usr/include/tcl8.6 -Ilab
-LDLIBS  := -ljansson -lexpect
+LDLIBS  := -ljansson -lexpect -ltcl8.6
 B       := build
 FMLAB   := $(B)/fmlab
 CFG      = $$($(FMLAB) config get $(1))

@@ -1,0 +1,169 @@
+/*
+ * console.c: serial consoles driven through libexpect.
+ *
+ * Every QEMU fmlab starts puts its serial port on a UNIX socket chardev with a logfile,
+ * so QEMU itself keeps a complete console log (even when no one is attached, and after
+ * the runner dies). The runner connects to the socket and hands the fd to libexpect
+ * (exp_expectl); every wait has a timeout. Commands are framed by printed markers so
+ * their output and exit status can be read back exactly, whatever the terminal echoes.
+ */
+#include "console.h"
+
+#include <errno.h>
+#include <expect.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static void init_libexpect(void)
+{
+    static int done;
+    if (done)
+        return;
+    exp_loguser = 0;          /* the console log is QEMU's logfile, not our stdout */
+    exp_match_max = 1 << 16;  /* command output is read from the match buffer */
+    done = 1;
+}
+
+int console_open(struct console *c, const char *name, const char *sock_path, int timeout_s)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    time_t deadline = time(NULL) + timeout_s;
+
+    init_libexpect();
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    if (strlen(sock_path) >= sizeof(sa.sun_path))
+        return CONSOLE_ERROR;
+    strcpy(sa.sun_path, sock_path);
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return CONSOLE_ERROR;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            /* libexpect only reads descriptors it knows: register the socket
+             * (without this, exp_expectl on a foreign fd crashes in libexpect 5.45). */
+            if (exp_spawnfd(fd) < 0) {
+                close(fd);
+                return CONSOLE_ERROR;
+            }
+            c->fd = fd;
+            return CONSOLE_OK;
+        }
+        close(fd);
+        if (time(NULL) >= deadline)
+            return CONSOLE_TIMEOUT;
+        usleep(100 * 1000);
+    }
+}
+
+void console_close(struct console *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+int console_expect_any(struct console *c, const char *const *regexes, int n, int timeout_s)
+{
+    struct exp_case cases[9];
+
+    if (n < 1 || n > 8 || c->fd < 0)
+        return CONSOLE_ERROR;
+    memset(cases, 0, sizeof(cases));
+    for (int i = 0; i < n; i++) {
+        cases[i].pattern = (char *)regexes[i];
+        cases[i].type = exp_regexp;
+        cases[i].value = i + 1;
+    }
+    cases[n].type = exp_end;
+    exp_timeout = timeout_s;
+    int rc = exp_expectv(c->fd, cases);
+    for (int i = 0; i < n; i++)
+        free(cases[i].re);    /* libexpect compiled these for us */
+    if (rc > 0)
+        return rc - 1;
+    if (rc == EXP_TIMEOUT)
+        return CONSOLE_TIMEOUT;
+    return rc == EXP_EOF ? CONSOLE_EOF : CONSOLE_ERROR;
+}
+
+int console_expect(struct console *c, const char *regex, int timeout_s)
+{
+    int rc = console_expect_any(c, &regex, 1, timeout_s);
+    return rc >= 0 ? CONSOLE_OK : rc;
+}
+
+int console_send(struct console *c, const char *text)
+{
+    size_t len = strlen(text);
+    while (len) {
+        ssize_t n = write(c->fd, text, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return CONSOLE_EOF;
+        text += n;
+        len -= (size_t)n;
+    }
+    return CONSOLE_OK;
+}
+
+int console_prepare_shell(struct console *c, int timeout_s)
+{
+    int status, rc;
+    char out[64];
+
+    /* Kernel messages would interleave with command output; long lines must not wrap. */
+    rc = console_run(c, "dmesg -n 1; stty -echo cols 4096; export TERM=dumb PAGER=cat SYSTEMD_PAGER=",
+                     timeout_s, out, sizeof(out), &status);
+    return rc;
+}
+
+int console_run(struct console *c, const char *cmd, int timeout_s, char *out, size_t outlen,
+                int *status)
+{
+    char line[8192], begin[64], end[64];
+    unsigned n = ++c->seq;
+    int rc;
+
+    /* The typed text never contains the markers themselves (printf builds them), so an
+     * echoing terminal cannot fake a match. */
+    snprintf(line, sizeof(line), "printf '\\n__FMB%%u__\\n' %u; %s; printf '\\n__FME%%u_%%d__\\n' %u $?\n",
+             n, cmd, n);
+    snprintf(begin, sizeof(begin), "__FMB%u__\r?\n", n);
+    snprintf(end, sizeof(end), "__FME%u_([0-9]+)__", n);
+    if ((rc = console_send(c, line)) != CONSOLE_OK)
+        return rc;
+    if ((rc = console_expect(c, begin, timeout_s)) != CONSOLE_OK)
+        return rc;
+    if ((rc = console_expect(c, end, timeout_s)) != CONSOLE_OK)
+        return rc;
+    size_t len = (size_t)(exp_match - exp_buffer);
+    while (len && (exp_buffer[len - 1] == '\n' || exp_buffer[len - 1] == '\r'))
+        len--;
+    if (out && outlen) {
+        if (len >= outlen)
+            len = outlen - 1;
+        memcpy(out, exp_buffer, len);
+        out[len] = '\0';
+    }
+    if (status)
+        *status = atoi(exp_match + strlen("__FME") + snprintf(NULL, 0, "%u_", n));
+    return CONSOLE_OK;
+}
+
+const char *console_strerror(int rc)
+{
+    switch (rc) {
+    case CONSOLE_OK: return "ok";
+    case CONSOLE_TIMEOUT: return "timed out";
+    case CONSOLE_EOF: return "console closed (QEMU exited?)";
+    default: return "console error";
+    }
+}

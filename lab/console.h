@@ -1,0 +1,33 @@
+/* console.h: drive a VM's serial console (QEMU socket chardev) through libexpect. */
+#ifndef FMLAB_CONSOLE_H
+#define FMLAB_CONSOLE_H
+
+#include <stddef.h>
+
+struct console {
+    int fd;
+    char name[32];      /* for messages: "guest", "src", ... */
+    unsigned seq;       /* command counter, makes output markers unique */
+};
+
+enum { CONSOLE_OK = 0, CONSOLE_TIMEOUT = -1, CONSOLE_EOF = -2, CONSOLE_ERROR = -3 };
+
+/* Connect to QEMU's console socket, retrying until timeout_s (QEMU may still be starting). */
+int console_open(struct console *c, const char *name, const char *sock_path, int timeout_s);
+void console_close(struct console *c);
+/* Wait for a regular expression (libexpect regexp syntax). */
+int console_expect(struct console *c, const char *regex, int timeout_s);
+/* Wait for the first of several regexps; returns its index (>= 0) or a CONSOLE_* error. */
+int console_expect_any(struct console *c, const char *const *regexes, int n, int timeout_s);
+int console_send(struct console *c, const char *text);
+/* After autologin: quiet kernel messages on the console, fixed shell settings. */
+int console_prepare_shell(struct console *c, int timeout_s);
+/* Run a shell command; its output (up to outlen-1 bytes, NUL-terminated) and exit status. */
+int console_run(struct console *c, const char *cmd, int timeout_s, char *out, size_t outlen,
+                int *status);
+const char *console_strerror(int rc);
+
+/* The regexp of a root shell prompt after autologin ("root@host:~# "). */
+#define CONSOLE_ROOT_PROMPT "root@[-a-zA-Z0-9]+:[^#\r\n]*# "
+
+#endif

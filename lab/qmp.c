@@ -1,0 +1,169 @@
+/*
+ * qmp.c: QMP, the QEMU Machine Protocol, spoken over a UNIX socket with jansson.
+ *
+ * One JSON object per line. Replies carry "return" or "error"; asynchronous "event"
+ * objects may arrive in between and are kept in q->events for whoever waits on them.
+ */
+#include "qmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static int connect_unix(const char *path, int timeout_s)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    time_t deadline = time(NULL) + timeout_s;
+
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -1;
+    strcpy(sa.sun_path, path);
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        close(fd);
+        if (time(NULL) >= deadline)
+            return -1;
+        usleep(100 * 1000);
+    }
+}
+
+json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, 0, &jerr);
+
+    if (!obj) {
+        snprintf(err, errlen, "QMP: bad JSON: %s", jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        snprintf(err, errlen, "QMP: expected a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+/* Read the next JSON object, waiting at most until deadline. */
+static json_t *read_object(struct qmp *q, time_t deadline, char *err, size_t errlen)
+{
+    for (;;) {
+        char *nl = memchr(q->buf, '\n', q->used);
+        if (nl) {
+            size_t len = (size_t)(nl - q->buf) + 1;
+            json_t *obj = qmp_parse_line(q->buf, len, err, errlen);
+            memmove(q->buf, q->buf + len, q->used - len);
+            q->used -= len;
+            return obj;
+        }
+        if (q->used == sizeof(q->buf)) {
+            snprintf(err, errlen, "QMP: message longer than %zu bytes", sizeof(q->buf));
+            return NULL;
+        }
+        int left = (int)(deadline - time(NULL));
+        struct pollfd p = { .fd = q->fd, .events = POLLIN };
+        if (left <= 0 || poll(&p, 1, left * 1000) == 0) {
+            snprintf(err, errlen, "QMP: no answer (timed out)");
+            return NULL;
+        }
+        ssize_t n = read(q->fd, q->buf + q->used, sizeof(q->buf) - q->used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "QMP: connection closed (QEMU exited?)");
+            return NULL;
+        }
+        q->used += (size_t)n;
+    }
+}
+
+static int send_object(struct qmp *q, json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    if (!text)
+        return -1;
+    size_t len = strlen(text);
+    int rc = (write(q->fd, text, len) == (ssize_t)len && write(q->fd, "\n", 1) == 1) ? 0 : -1;
+    free(text);
+    return rc;
+}
+
+json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
+                    char *err, size_t errlen)
+{
+    json_t *req = json_pack("{s:s}", "execute", command);
+    if (args)
+        json_object_set(req, "arguments", args);
+    int rc = send_object(q, req);
+    json_decref(req);
+    if (rc < 0) {
+        snprintf(err, errlen, "QMP: cannot send '%s'", command);
+        return NULL;
+    }
+    time_t deadline = time(NULL) + timeout_s;
+    for (;;) {
+        json_t *obj = read_object(q, deadline, err, errlen);
+        if (!obj)
+            return NULL;
+        if (json_object_get(obj, "event")) {
+            json_array_append_new(q->events, obj);
+            continue;
+        }
+        json_t *ret = json_object_get(obj, "return");
+        if (ret) {
+            json_incref(ret);
+            json_decref(obj);
+            return ret;
+        }
+        json_t *e = json_object_get(obj, "error");
+        snprintf(err, errlen, "QMP %s: %s", command,
+                 e ? json_string_value(json_object_get(e, "desc")) : "unexpected reply");
+        json_decref(obj);
+        return NULL;
+    }
+}
+
+int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen)
+{
+    memset(q, 0, sizeof(*q));
+    q->events = json_array();
+    q->fd = connect_unix(sock_path, timeout_s);
+    if (q->fd < 0) {
+        snprintf(err, errlen, "QMP: cannot connect to %s", sock_path);
+        return -1;
+    }
+    json_t *greeting = read_object(q, time(NULL) + timeout_s, err, errlen);
+    if (!greeting || !json_object_get(greeting, "QMP")) {
+        json_decref(greeting);
+        if (greeting)
+            snprintf(err, errlen, "QMP: %s did not greet", sock_path);
+        qmp_close(q);
+        return -1;
+    }
+    json_decref(greeting);
+    json_t *ret = qmp_execute(q, "qmp_capabilities", NULL, timeout_s, err, errlen);
+    if (!ret) {
+        qmp_close(q);
+        return -1;
+    }
+    json_decref(ret);
+    return 0;
+}
+
+void qmp_close(struct qmp *q)
+{
+    if (q->fd >= 0)
+        close(q->fd);
+    q->fd = -1;
+    json_decref(q->events);
+    q->events = NULL;
+}

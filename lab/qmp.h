@@ -1,0 +1,25 @@
+/* qmp.h: a QMP client (JSON through jansson) for every QEMU the lab starts. */
+#ifndef FMLAB_QMP_H
+#define FMLAB_QMP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct qmp {
+    int fd;
+    char buf[65536];
+    size_t used;
+    json_t *events;     /* array of events received while waiting for replies */
+};
+
+/* Connect (retrying until timeout_s), read the greeting, negotiate capabilities. */
+int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen);
+void qmp_close(struct qmp *q);
+/* Run a command; returns the "return" value (new reference) or NULL with err filled.
+ * args may be NULL; it is not stolen. */
+json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
+                    char *err, size_t errlen);
+/* Split one received line into a JSON object (exposed for unit tests). */
+json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen);
+
+#endif

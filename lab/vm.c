@@ -1,0 +1,258 @@
+/*
+ * vm.c: the QEMU processes of the lab at L0.
+ *
+ * Owns the command line every L0 QEMU gets (direct kernel boot, virtio disk, serial on
+ * a socket chardev with a logfile, a QMP socket, no reboot on crash), starting it in its
+ * own session with private sockets (umask 077), waiting for its boot with a timeout and
+ * progress lines, retrying hung boots, and stopping it (QMP quit, then signals).
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct argv_builder {
+    char **v;
+    int n, cap;
+};
+
+static void add(struct argv_builder *b, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    if (b->n + 2 > b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->v = realloc(b->v, (size_t)b->cap * sizeof(*b->v));
+    }
+    b->v[b->n++] = s;
+    b->v[b->n] = NULL;
+}
+
+void vm_path(const char *run_dir, const char *file, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", run_dir, file);
+}
+
+char **vm_build_argv(const struct vm_spec *s)
+{
+    struct argv_builder b = { 0 };
+    char p[PATH_MAX];
+
+    add(&b, "%s", s->qemu ? s->qemu : "qemu-system-x86_64");
+    add(&b, "-name"), add(&b, "%s", s->name);
+    add(&b, "-machine"), add(&b, "q35");
+    add(&b, "-accel"), add(&b, strcmp(s->accel, "tcg") == 0 ? "tcg,thread=multi" : "%s", s->accel);
+    add(&b, "-cpu"), add(&b, "%s", s->cpu);
+    add(&b, "-smp"), add(&b, "%u", s->vcpus);
+    add(&b, "-m"), add(&b, "%luM", (unsigned long)(s->mem >> 20));
+    add(&b, "-nodefaults"), add(&b, "-no-user-config"), add(&b, "-no-reboot");
+    add(&b, "-display"), add(&b, "none");
+    add(&b, "-kernel"), add(&b, "%s", s->kernel);
+    if (s->initrd)
+        add(&b, "-initrd"), add(&b, "%s", s->initrd);
+    add(&b, "-append"), add(&b, "%s", s->append);
+    if (s->disk)
+        add(&b, "-drive"), add(&b, "file=%s,if=virtio,format=raw%s", s->disk,
+                               s->snapshot ? ",snapshot=on" : "");
+    vm_path(s->run_dir, "console.sock", p, sizeof(p));
+    add(&b, "-chardev");
+    add(&b, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s/console.log,logappend=on",
+        p, s->run_dir);
+    add(&b, "-serial"), add(&b, "chardev:console0");
+    vm_path(s->run_dir, "qmp.sock", p, sizeof(p));
+    add(&b, "-qmp"), add(&b, "unix:%s,server=on,wait=off", p);
+    for (const char *const *e = s->extra; e && *e; e++)
+        add(&b, "%s", *e);
+    return b.v;
+}
+
+void vm_argv_free(char **argv)
+{
+    for (char **a = argv; a && *a; a++)
+        free(*a);
+    free(argv);
+}
+
+static pid_t spawn(char **argv, const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    setsid();
+    umask(077);   /* QMP and console sockets: owner only */
+    int null = open("/dev/null", O_RDONLY);
+    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (null >= 0)
+        dup2(null, 0);
+    if (log >= 0) {
+        dup2(log, 1);
+        dup2(log, 2);
+    }
+    execvp(argv[0], argv);
+    dprintf(2, "fmlab: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
+{
+    char p[PATH_MAX];
+
+    memset(vm, 0, sizeof(*vm));
+    vm->con.fd = -1;
+    vm->qmp.fd = -1;
+    snprintf(vm->name, sizeof(vm->name), "%s", s->name);
+    snprintf(vm->run_dir, sizeof(vm->run_dir), "%s", s->run_dir);
+    if (mkdir(s->run_dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "[%s] cannot create %s: %s", s->name, s->run_dir, strerror(errno));
+        return -1;
+    }
+    const char *must_exist[] = { s->kernel, s->initrd, s->disk };
+    for (size_t i = 0; i < 3; i++) {
+        if (must_exist[i] && access(must_exist[i], R_OK) != 0) {
+            snprintf(err, errlen, "[%s] missing %s", s->name, must_exist[i]);
+            return -1;
+        }
+    }
+    vm_path(s->run_dir, "console.sock", p, sizeof(p));
+    unlink(p);
+    vm_path(s->run_dir, "qmp.sock", p, sizeof(p));
+    unlink(p);
+    char **argv = vm_build_argv(s);
+    vm_path(s->run_dir, "qemu.log", p, sizeof(p));
+    vm->pid = spawn(argv, p);
+    vm_argv_free(argv);
+    if (vm->pid < 0) {
+        snprintf(err, errlen, "[%s] fork: %s", s->name, strerror(errno));
+        return -1;
+    }
+    vm_path(s->run_dir, "console.sock", p, sizeof(p));
+    if (console_open(&vm->con, s->name, p, 20) != CONSOLE_OK || !vm_running(vm)) {
+        snprintf(err, errlen, "[%s] QEMU did not start (see %s/qemu.log)", s->name, s->run_dir);
+        vm_stop(vm);
+        return -1;
+    }
+    vm_path(s->run_dir, "qmp.sock", p, sizeof(p));
+    if (qmp_open(&vm->qmp, p, 20, err, errlen) == 0)
+        vm->qmp_open = true;
+    return 0;
+}
+
+bool vm_running(struct vm *vm)
+{
+    if (vm->pid <= 0)
+        return false;
+    if (waitpid(vm->pid, NULL, WNOHANG) == vm->pid) {
+        vm->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int vm_wait_boot(struct vm *vm, int timeout_s, double *seconds, char *err, size_t errlen)
+{
+    static const char *const stages[] = { "Linux version", "systemd\\[1\\]|Welcome to",
+                                          CONSOLE_ROOT_PROMPT };
+    static const char *const names[] = { "kernel", "userspace", "ready" };
+    double t0 = now_s();
+    int reached = -1;
+
+    printf("[%s] booting:", vm->name);
+    fflush(stdout);
+    while (reached < 2) {
+        int left = timeout_s - (int)(now_s() - t0);
+        int rc = left > 0 ? console_expect_any(&vm->con, stages, 3, left) : CONSOLE_TIMEOUT;
+        if (rc < 0) {
+            printf(" %s\n", rc == CONSOLE_TIMEOUT ? "timeout" : "failed");
+            snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s (console log: %s/console.log)",
+                     vm->name, console_strerror(rc), now_s() - t0, names[reached + 1], vm->run_dir);
+            return -1;
+        }
+        for (int s = reached + 1; s <= rc; s++)
+            printf(" %s%s", names[s], s < 2 ? "…" : "");
+        if (rc > reached)
+            reached = rc;
+        fflush(stdout);
+    }
+    *seconds = now_s() - t0;
+    printf(" (%.1f s)\n", *seconds);
+    int rc = console_prepare_shell(&vm->con, 30);
+    if (rc != CONSOLE_OK) {
+        snprintf(err, errlen, "[%s] shell setup %s", vm->name, console_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int vm_boot(struct vm *vm, const struct vm_spec *s, int timeout_s, int retries, double *seconds,
+            char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt <= retries; attempt++) {
+        if (attempt)
+            printf("[%s] retry %d of %d: %s\n", s->name, attempt, retries, err);
+        if (vm_start(vm, s, err, errlen) == 0 &&
+            vm_wait_boot(vm, timeout_s, seconds, err, errlen) == 0)
+            return attempt;
+        vm_stop(vm);
+    }
+    return -1;
+}
+
+static bool wait_exit(struct vm *vm, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+        if (!vm_running(vm))
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+void vm_stop(struct vm *vm)
+{
+    char err[256];
+
+    if (vm->qmp_open) {
+        json_decref(qmp_execute(&vm->qmp, "quit", NULL, 5, err, sizeof(err)));
+        qmp_close(&vm->qmp);
+        vm->qmp_open = false;
+    }
+    console_close(&vm->con);
+    if (vm->pid > 0 && !wait_exit(vm, 10000)) {
+        kill(vm->pid, SIGTERM);
+        if (!wait_exit(vm, 5000)) {
+            kill(vm->pid, SIGKILL);
+            wait_exit(vm, 5000);
+        }
+    }
+    vm->pid = 0;
+}
+
+void vm_print_console_tail(const char *run_dir, int n, FILE *out)
+{
+    char p[PATH_MAX], cmd[PATH_MAX + 32];
+    vm_path(run_dir, "console.log", p, sizeof(p));
+    snprintf(cmd, sizeof(cmd), "tail -n %d '%s'", n, p);
+    fflush(out);
+    if (system(cmd) != 0)
+        fprintf(out, "(no console log at %s)\n", p);
+}

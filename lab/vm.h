@@ -1,0 +1,54 @@
+/* vm.h: one QEMU process the lab starts at L0: command line, start, boot, stop. */
+#ifndef FMLAB_VM_H
+#define FMLAB_VM_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "console.h"
+#include "qmp.h"
+
+struct vm_spec {
+    const char *name;          /* "guest", "src", ... */
+    const char *qemu;          /* NULL: qemu-system-x86_64 from PATH */
+    const char *accel;         /* "tcg" or "kvm" */
+    const char *cpu;           /* -cpu model */
+    unsigned vcpus;
+    uint64_t mem;              /* bytes */
+    const char *kernel, *initrd, *append;
+    const char *disk;          /* raw image, first virtio disk */
+    bool snapshot;             /* writes go to a temporary overlay */
+    const char *run_dir;       /* sockets, logs */
+    const char *const *extra;  /* NULL-terminated extra QEMU arguments */
+};
+
+struct vm {
+    char name[32];
+    pid_t pid;
+    char run_dir[PATH_MAX];
+    struct console con;
+    struct qmp qmp;
+    bool qmp_open;
+};
+
+/* The QEMU command line for spec (NULL-terminated; free with vm_argv_free). */
+char **vm_build_argv(const struct vm_spec *s);
+void vm_argv_free(char **argv);
+/* Paths of a VM's files in its run directory. */
+void vm_path(const char *run_dir, const char *file, char *out, size_t outlen);
+
+int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen);
+/* Wait for the root prompt, printing "[name] kernel… userspace… ready (12.3 s)". */
+int vm_wait_boot(struct vm *vm, int timeout_s, double *seconds, char *err, size_t errlen);
+/* start + wait_boot, retrying a hung boot up to `retries` more times. */
+int vm_boot(struct vm *vm, const struct vm_spec *s, int timeout_s, int retries, double *seconds,
+            char *err, size_t errlen);
+void vm_stop(struct vm *vm);
+bool vm_running(struct vm *vm);
+/* Print the last n lines of the console log (for "which step failed and why"). */
+void vm_print_console_tail(const char *run_dir, int n, FILE *out);
+
+#endif
