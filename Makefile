@@ -26,9 +26,7 @@ E2E_SRCS  := $(wildcard tests/e2e/*.c)
 E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 
 # Debian packages (this machine's suite) needed to build and run everything.
-DEPS := build-essential pkg-config git debootstrap qemu-system-x86 qemu-utils \
-        libcmocka-dev libjansson-dev tcl-expect-dev libhiredis-dev \
-        e2fsprogs zstd iproute2 bridge-utils socat ca-certificates
+DEPS := $(shell grep -v '^\#' deps.txt)
 
 .PHONY: all deps image host-image images lab-up test test-unit test-config \
         test-doctor test-boot test-repro clean

@@ -36,7 +36,8 @@ buildroot=$("$here/buildroot.sh" "$cache" "$SUITE")
 overlays="$here/rootfs-common"
 [ "$kind" = guest ] && overlays="$overlays $here/rootfs-guest $here/agent"
 key=$(input_hash "$here/build.sh" "$here/common.sh" $overlays -- \
-      "$kind" "$SUITE" "$mirror" "$IMAGE_EPOCH" "$IMAGE_SIZE" "$KERNEL_VER" "$buildroot")
+      "$kind" "$SUITE" "$mirror" "$IMAGE_EPOCH" "$IMAGE_SIZE" "$KERNEL_VER" \
+      "$(basename "$(dirname "$buildroot")")")
 name=$kind-$key
 dir=$cache/images/$name
 if [ -f "$dir/sha256sums" ]; then

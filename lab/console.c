@@ -103,7 +103,7 @@ int console_send(struct console *c, const char *text)
 {
     size_t len = strlen(text);
     while (len) {
-        ssize_t n = write(c->fd, text, len);
+        ssize_t n = send(c->fd, text, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

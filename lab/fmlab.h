@@ -12,6 +12,8 @@ struct fmlab_command {
 };
 
 int cmd_config(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+void usage_doctor(void);
 void usage_config(void);
 
 

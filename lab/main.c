@@ -9,6 +9,7 @@
 
 static const struct fmlab_command commands[] = {
     { "config", "check, show or get config.txt values", cmd_config, usage_config },
+    { "doctor", "preflight: can this machine run the lab?", cmd_doctor, usage_doctor },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

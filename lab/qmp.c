@@ -92,7 +92,9 @@ static int send_object(struct qmp *q, json_t *obj)
     if (!text)
         return -1;
     size_t len = strlen(text);
-    int rc = (write(q->fd, text, len) == (ssize_t)len && write(q->fd, "\n", 1) == 1) ? 0 : -1;
+    /* MSG_NOSIGNAL: a QEMU that already exited must be an error, not a SIGPIPE. */
+    int rc = (send(q->fd, text, len, MSG_NOSIGNAL) == (ssize_t)len &&
+              send(q->fd, "\n", 1, MSG_NOSIGNAL) == 1) ? 0 : -1;
     free(text);
     return rc;
 }

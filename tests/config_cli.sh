@@ -1,0 +1,47 @@
+#!/bin/sh
+# tests/config_cli.sh FMLAB: the config commands as a user meets them.
+# A config.txt with a typo'd key, a bad IP and a duplicate key gives exactly three
+# errors with file and line, and a non-zero exit; get/show/overrides work.
+set -u
+fmlab=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+ok()    { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fail=1; }
+
+sed -e 's/^SRC_IP=/SRC_PI=/' -e 's/^VM_IP=.*/VM_IP=10.10.1.300/' config.txt >"$tmp/bad.txt"
+echo "MIGRATION_PORT=4445" >>"$tmp/bad.txt"
+src_line=$(grep -n '^SRC_PI=' "$tmp/bad.txt" | cut -d: -f1)
+vm_line=$(grep -n '^VM_IP=' "$tmp/bad.txt" | cut -d: -f1)
+mig_line=$(grep -n '^MIGRATION_PORT=4444' "$tmp/bad.txt" | cut -d: -f1)
+dup_line=$(wc -l <"$tmp/bad.txt")
+FMLAB_CONFIG="$tmp/bad.txt" $fmlab config check >"$tmp/out" 2>&1
+rc=$?
+cat >"$tmp/want" <<WANT
+$tmp/bad.txt:$src_line: unknown key 'SRC_PI' (did you mean 'SRC_IP'?)
+$tmp/bad.txt:$vm_line: VM_IP: malformed value '10.10.1.300' (expected an IPv4 address like 10.10.1.1)
+$tmp/bad.txt:$dup_line: duplicate key 'MIGRATION_PORT' (first set on line $mig_line)
+$tmp/bad.txt: missing required key 'SRC_IP'
+4 errors in $tmp/bad.txt
+WANT
+[ $rc -eq 1 ] && ok "config check exits 1 on a bad file" || notok "config check exit $rc"
+if diff -u "$tmp/want" "$tmp/out"; then ok "config check names file, line and key of each error"
+else notok "config check messages"; fi
+
+$fmlab config check >/dev/null && ok "the repository's config.txt is valid" || notok "config.txt invalid"
+[ "$($fmlab config get VM_IP)" = 10.10.1.100 ] && ok "config get VM_IP" || notok "config get VM_IP"
+[ "$($fmlab config get --bytes META_STATE_LENGTH)" = 1048576 ] && ok "config get --bytes" || notok "get --bytes"
+FMLAB_GUEST_MEM=1G $fmlab config show | grep -q '^GUEST_MEM *1G *env FMLAB_GUEST_MEM$' \
+    && ok "config show marks environment overrides" || notok "config show override"
+out=$(FMLAB_VM_IP=nope $fmlab config get VM_IP 2>&1); rc=$?
+[ $rc -ne 0 ] && [ "$out" = "environment: FMLAB_VM_IP: malformed value 'nope' (expected an IPv4 address like 10.10.1.1)" ] \
+    && ok "a bad override is refused with its name" || notok "bad override: $out"
+out=$($fmlab config get NOPE 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$out" = "fmlab config get: unknown key 'NOPE'" ] && ok "get of an unknown key" || notok "get unknown: $out"
+out=$(FMLAB_CONFIG=/nonexistent $fmlab config check 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "^/nonexistent: cannot read config file" && ok "missing config file named" \
+    || notok "missing file: $out"
+$fmlab --help | grep -q 'doctor' && ok "fmlab --help lists the commands" || notok "--help"
+out=$($fmlab frobnicate 2>&1); [ $? -eq 2 ] && ok "unknown command: $out" || notok "unknown command"
+exit $fail

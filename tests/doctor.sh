@@ -1,0 +1,26 @@
+#!/bin/sh
+# tests/doctor.sh FMLAB: run `fmlab doctor` on this machine and check what it must find.
+# Machine-independent assertions: it exits 0 here, every check prints a verdict, /dev/kvm
+# gets a verdict from a real boot (hardware KVM or "cannot run stock kernels"), TCG boots
+# a kernel, netns/tun work, and it leaves no namespace behind. A broken config is a FAIL.
+set -u
+fmlab=$1
+fail=0
+ok()    { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fail=1; }
+out=$($fmlab doctor 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+[ $rc -eq 0 ] && ok "doctor passes on this machine" || notok "doctor exit $rc"
+for check in config root commands packages disk memory /dev/kvm tcg 'nested svm' hugepages /dev/net/tun 'ip netns'; do
+    echo "$out" | grep -Eq "^(PASS|WARN|FAIL)  $check " && ok "verdict for $check" || notok "no verdict for $check"
+done
+echo "$out" | grep -Eq '^PASS  /dev/kvm +(hardware KVM: a stock kernel ran|cannot run stock kernels|absent)' \
+    && ok "/dev/kvm kind decided by a boot" || notok "/dev/kvm kind"
+echo "$out" | grep -q '^PASS  tcg  *a stock kernel ran to its root-mount panic' && ok "TCG boots a stock kernel" || notok "tcg"
+ip netns list | grep -q fmlab-doctor && notok "doctor left a namespace" || ok "no namespace left"
+ls -d /tmp/fmlab-doctor-* >/dev/null 2>&1 && notok "doctor left a temp dir" || ok "no temp dir left"
+tmp=$(mktemp); echo 'SRC_PI=1' >"$tmp"
+out=$(FMLAB_CONFIG=$tmp $fmlab doctor 2>&1); rc=$?
+rm -f "$tmp"
+[ $rc -eq 1 ] && echo "$out" | grep -q '^FAIL  config' && ok "a broken config is a FAIL" || notok "broken config: $out"
+exit $fail

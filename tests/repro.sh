@@ -1,0 +1,41 @@
+#!/bin/sh
+# tests/repro.sh FMLAB: build the guest and host images twice from cold, each into its own
+# empty cache (sharing only the build root, a tool and not an output), and require
+# byte-identical results (same sha256 for disk, kernel, initrd and manifest).
+# Then check that an unchanged third build is a cache hit in under 5 seconds.
+set -eu
+fmlab=$1
+cache=$($fmlab config get CACHE_DIR)
+export SUITE=$($fmlab config get SUITE) IMAGE_EPOCH=$($fmlab config get IMAGE_EPOCH)
+export KERNEL_VER=$($fmlab config get KERNEL_VER)
+guest_size=$($fmlab config get GUEST_IMAGE_SIZE) host_size=$($fmlab config get HOST_IMAGE_SIZE)
+image/buildroot.sh "$cache" "$SUITE" >/dev/null
+work=$(mktemp -d /var/tmp/fmlab-repro.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail=0
+for run in 1 2; do
+    mkdir -p "$work/$run"
+    ln -s "$cache/buildroot" "$work/$run/buildroot"
+    for kind in guest host; do
+        size=$guest_size; [ $kind = host ] && size=$host_size
+        t0=$(date +%s)
+        IMAGE_SIZE=$size image/build.sh $kind "$work/$run" | sed "s/^/  [run $run] /"
+        echo "repro: cold $kind build $run: $(( $(date +%s) - t0 )) s"
+    done
+done
+for kind in guest host; do
+    if cmp -s "$work/1/images/$kind/sha256sums" "$work/2/images/$kind/sha256sums"; then
+        echo "ok - $kind image is reproducible:"
+        sed 's/^/    /' "$work/1/images/$kind/sha256sums"
+    else
+        echo "not ok - $kind image differs between two cold builds:"
+        diff "$work/1/images/$kind/sha256sums" "$work/2/images/$kind/sha256sums" | sed 's/^/    /'
+        fail=1
+    fi
+done
+t0=$(date +%s.%N)
+IMAGE_SIZE=$guest_size image/build.sh guest "$work/1" | grep -q 'cache hit'
+t=$(echo "$(date +%s.%N) - $t0" | bc)
+echo "ok - third guest build is a cache hit in $t s"
+[ "$(echo "$t < 5" | bc)" = 1 ] || { echo "not ok - cache hit took $t s (>= 5 s)"; fail=1; }
+exit $fail
