@@ -48,6 +48,7 @@ fi
 
 mkdir -p "$cache/images"
 clean_stale_tmp "$dir"
+clean_stale_mounts "$buildroot"
 tmp=$dir.tmp.$$
 root=$tmp/root
 work=$buildroot/mnt/fmlab-$$
@@ -56,7 +57,7 @@ cleanup() {
     umount_chroot "$root"
     mountpoint -q "$work" 2>/dev/null && umount -l "$work"
     rmdir "$work" 2>/dev/null || true
-    rm -rf "$tmp"
+    rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -20,7 +20,7 @@ if [ -f "$dir/root/.fmlab-buildroot" ]; then echo "$dir/root"; exit 0; fi
 mkdir -p "$cache/buildroot"
 clean_stale_tmp "$dir"
 tmp="$dir.tmp.$$"
-trap 'umount_chroot "$tmp/root"; rm -rf "$tmp"' EXIT INT TERM
+trap 'umount_chroot "$tmp/root"; rm -rf --one-file-system "$tmp"' EXIT INT TERM
 mkdir -p "$tmp"
 say "debootstrap $suite build root (log: $dir.log)" >&2
 : >"$dir.log"

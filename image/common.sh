@@ -25,12 +25,27 @@ publish() {
     mv "$1" "$2" && rm -rf "$2.old"
 }
 
-# Remove stale half-builds left by interrupted runs (their PID is gone).
+# Remove stale half-builds left by interrupted runs (their PID is gone). Mounts inside
+# them (debootstrap's proc/sys/dev) are taken down first, and rm never crosses into
+# another filesystem, so a killed build can never take the host's /dev with it.
 clean_stale_tmp() {
     for d in "$1".tmp.*; do
         [ -e "$d" ] || continue
         pid=${d##*.tmp.}
-        kill -0 "$pid" 2>/dev/null || { say "removing interrupted build $d"; umount_chroot "$d/root" 2>/dev/null; rm -rf "$d"; }
+        kill -0 "$pid" 2>/dev/null && continue
+        say "removing interrupted build $d"
+        umount_chroot "$d/root"
+        rm -rf --one-file-system "$d"
+    done
+}
+
+# Unmount the build-root bind mounts (BUILDROOT/mnt/fmlab-PID) of builds that died.
+clean_stale_mounts() {
+    for m in "$1"/mnt/fmlab-*; do
+        [ -d "$m" ] || continue
+        kill -0 "${m##*/fmlab-}" 2>/dev/null && continue
+        mountpoint -q "$m" && umount -l "$m"
+        rmdir "$m" 2>/dev/null || true
     done
 }
 
