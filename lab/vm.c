@@ -51,13 +51,15 @@ char **vm_build_argv(const struct vm_spec *s)
     struct argv_builder b = { 0 };
     char p[PATH_MAX];
 
+    if (s->netns)
+        add(&b, "ip"), add(&b, "netns"), add(&b, "exec"), add(&b, "%s", s->netns);
     add(&b, "%s", s->qemu ? s->qemu : "qemu-system-x86_64");
     add(&b, "-name"), add(&b, "%s", s->name);
-    add(&b, "-machine"), add(&b, "q35");
+    add(&b, "-machine"), add(&b, "%s", s->machine ? s->machine : "q35");
     add(&b, "-accel"), add(&b, strcmp(s->accel, "tcg") == 0 ? "tcg,thread=multi" : "%s", s->accel);
     add(&b, "-cpu"), add(&b, "%s", s->cpu);
     add(&b, "-smp"), add(&b, "%u", s->vcpus);
-    add(&b, "-m"), add(&b, "%luM", (unsigned long)(s->mem >> 20));
+    add(&b, "-m"), add(&b, "%luM%s", (unsigned long)(s->mem >> 20), s->mem_extra ? s->mem_extra : "");
     add(&b, "-nodefaults"), add(&b, "-no-user-config"), add(&b, "-no-reboot");
     add(&b, "-display"), add(&b, "none");
     add(&b, "-kernel"), add(&b, "%s", s->kernel);
@@ -74,6 +76,8 @@ char **vm_build_argv(const struct vm_spec *s)
     add(&b, "-serial"), add(&b, "chardev:console0");
     vm_path(s->run_dir, "qmp.sock", p, sizeof(p));
     add(&b, "-qmp"), add(&b, "unix:%s,server=on,wait=off", p);
+    vm_path(s->run_dir, "qemu.pid", p, sizeof(p));
+    add(&b, "-pidfile"), add(&b, "%s", p);
     for (const char *const *e = s->extra; e && *e; e++)
         add(&b, "%s", *e);
     return b.v;

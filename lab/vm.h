@@ -14,10 +14,13 @@
 struct vm_spec {
     const char *name;          /* "guest", "src", ... */
     const char *qemu;          /* NULL: qemu-system-x86_64 from PATH */
+    const char *netns;         /* run QEMU inside this network namespace (NULL: here) */
+    const char *machine;       /* -machine value; NULL: q35 */
     const char *accel;         /* "tcg" or "kvm" */
     const char *cpu;           /* -cpu model */
     unsigned vcpus;
     uint64_t mem;              /* bytes */
+    const char *mem_extra;     /* appended to -m (",slots=1,maxmem=6G") */
     const char *kernel, *initrd, *append;
     const char *disk;          /* raw image, first virtio disk */
     bool snapshot;             /* writes go to a temporary overlay */

@@ -8,6 +8,7 @@ fmlab=$1
 fail=0
 ok()    { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fail=1; }
+before=$(ls -d /tmp/fmlab-doctor-* 2>/dev/null)
 out=$($fmlab doctor 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 [ $rc -eq 0 ] && ok "doctor passes on this machine" || notok "doctor exit $rc"
@@ -18,7 +19,7 @@ echo "$out" | grep -Eq '^PASS  /dev/kvm +(hardware KVM: a stock kernel ran|canno
     && ok "/dev/kvm kind decided by a boot" || notok "/dev/kvm kind"
 echo "$out" | grep -q '^PASS  tcg  *a stock kernel ran to its root-mount panic' && ok "TCG boots a stock kernel" || notok "tcg"
 ip netns list | grep -q fmlab-doctor && notok "doctor left a namespace" || ok "no namespace left"
-ls -d /tmp/fmlab-doctor-* >/dev/null 2>&1 && notok "doctor left a temp dir" || ok "no temp dir left"
+[ "$(ls -d /tmp/fmlab-doctor-* 2>/dev/null)" = "$before" ] && ok "no temp dir left" || notok "doctor left a temp dir"
 tmp=$(mktemp); echo 'SRC_PI=1' >"$tmp"
 out=$(FMLAB_CONFIG=$tmp $fmlab doctor 2>&1); rc=$?
 rm -f "$tmp"
