@@ -26,7 +26,7 @@ common_pkgs="systemd,systemd-sysv,udev,kmod,iproute2,procps,util-linux,openssh-s
 case "$kind" in
     guest) pkgs="$common_pkgs,redis-server,redis-tools"
            hostname=fmlab-vm ;;
-    host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,socat,redis-tools,tcpdump,iperf3,expect,openssh-client"
+    host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,socat,redis-tools,tcpdump,iperf3,expect,openssh-client,pmdk-tools"
            hostname=fmlab-host ;;
     *) die "unknown image kind '$kind' (guest or host)" ;;
 esac
@@ -34,7 +34,10 @@ esac
 mirror=$("$here/mirror.sh")
 buildroot=$("$here/buildroot.sh" "$cache" "$SUITE")
 overlays="$here/rootfs-common"
-[ "$kind" = guest ] && overlays="$overlays $here/rootfs-guest $here/agent"
+case "$kind" in
+    guest) overlays="$overlays $here/rootfs-guest $here/agent" ;;
+    host)  overlays="$overlays $here/rootfs-host" ;;
+esac
 key=$(input_hash "$here/build.sh" "$here/common.sh" $overlays -- \
       "$kind" "$SUITE" "$mirror" "$IMAGE_EPOCH" "$IMAGE_SIZE" "$KERNEL_VER" \
       "$(basename "$(dirname "$buildroot")")")

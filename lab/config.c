@@ -52,10 +52,18 @@ static const struct config_key schema[] = {
     { "HOST_MEM", CT_SIZE, "3G", NULL },
     { "HOST_VCPUS", CT_UINT, "1", NULL },
     { "HOST_CXL_MEM", CT_SIZE, "1G", NULL },
+    { "DRAM_LATENCY_NS", CT_UINT, "100", NULL },
+    { "CXL_LATENCY_NS", CT_UINT, "200", NULL },
+    { "DRAM_BANDWIDTH", CT_SIZE, "40G", NULL },
+    { "CXL_BANDWIDTH", CT_SIZE, "20G", NULL },
+    { "CXL_POOL_SIZE", CT_SIZE, "2G", NULL },
     { "HOST_ACCEL", CT_ENUM, "auto", "auto|kvm|tcg" },
     { "HOST_CPU", CT_STRING, "qemu64,+svm", NULL },
     { "NET_MODE", CT_ENUM, "bridge", "bridge|ovs|ovs-dpdk" },
     { "LAB_NET_PREFIX", CT_UINT, "24", NULL },
+    { "L0_IP", CT_IPV4, "10.10.1.254", NULL },
+    { "VM_QMP_PORT", CT_PORT, "4445", NULL },
+    { "VM_CONSOLE_PORT", CT_PORT, "4446", NULL },
     { "BOOT_TIMEOUT", CT_UINT, "180", NULL },
     { "BOOT_RETRIES", CT_UINT, "2", NULL },
     { "CMD_TIMEOUT", CT_UINT, "60", NULL },
@@ -292,11 +300,37 @@ static void check_distinct(struct config *cfg, const char *const *keys)
     }
 }
 
+/* Addresses on one /LAB_NET_PREFIX network; the pool holds a guest image. */
+static void check_sizes(struct config *cfg)
+{
+    static const char *const ips[] = { "DST_IP", "BACKUP_IP", "VM_IP", "L0_IP", NULL };
+    char w[256];
+    uint32_t a, b;
+    uint64_t prefix, pool, mem;
+
+    if (parse_uint(config_get(cfg, "LAB_NET_PREFIX"), &prefix) && (prefix < 8 || prefix > 30))
+        add_error(cfg, "%s: LAB_NET_PREFIX: %s is not a prefix length 8..30",
+                  where(cfg, key_index("LAB_NET_PREFIX"), w, sizeof(w)), config_get(cfg, "LAB_NET_PREFIX"));
+    else if (parse_ipv4(config_get(cfg, "SRC_IP"), &a))
+        for (int i = 0; ips[i]; i++) {
+            uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+            if (parse_ipv4(config_get(cfg, ips[i]), &b) && (a & mask) != (b & mask))
+                add_error(cfg, "%s: %s: %s is not on SRC_IP's network %s/%s",
+                          where(cfg, key_index(ips[i]), w, sizeof(w)), ips[i], config_get(cfg, ips[i]),
+                          config_get(cfg, "SRC_IP"), config_get(cfg, "LAB_NET_PREFIX"));
+        }
+    if (parse_size(config_get(cfg, "CXL_POOL_SIZE"), &pool) && parse_size(config_get(cfg, "GUEST_MEM"), &mem) &&
+        pool < mem + (1ull << 30))
+        add_error(cfg, "%s: CXL_POOL_SIZE: %s cannot hold the shm image of GUEST_MEM=%s (needs GUEST_MEM + 1G)",
+                  where(cfg, key_index("CXL_POOL_SIZE"), w, sizeof(w)), config_get(cfg, "CXL_POOL_SIZE"),
+                  config_get(cfg, "GUEST_MEM"));
+}
+
 static void check_relations(struct config *cfg)
 {
-    static const char *const ips[] = { "SRC_IP", "DST_IP", "BACKUP_IP", "VM_IP", NULL };
+    static const char *const ips[] = { "SRC_IP", "DST_IP", "BACKUP_IP", "VM_IP", "L0_IP", NULL };
     static const char *const host_ports[] = { "MIGRATION_PORT", "SRC_CONTROL_PORT",
-        "DST_CONTROL_PORT", "BACKUP_CONTROL_PORT", NULL };
+        "DST_CONTROL_PORT", "BACKUP_CONTROL_PORT", "VM_QMP_PORT", "VM_CONSOLE_PORT", NULL };
     static const char *const numa[] = { "SRC_NUMA", "CXL_NUMA", NULL };
     char w[256];
 
@@ -314,6 +348,7 @@ static void check_relations(struct config *cfg)
         parse_port(agent, &a) && a >= b && a < b + vcpus)
         add_error(cfg, "%s: AGENT_PORT: %u clashes with the redis ports REDIS_BASE_PORT..+GUEST_VCPUS-1 (%u-%u)",
                   where(cfg, ai, w, sizeof(w)), a, b, (unsigned)(b + vcpus - 1));
+    check_sizes(cfg);
     if (base && n && parse_port(base, &b) && parse_uint(n, &vcpus) && b + vcpus - 1 > 65535)
         add_error(cfg, "%s: REDIS_BASE_PORT: %u + GUEST_VCPUS exceeds port 65535", cfg->path, b);
 }

@@ -62,6 +62,20 @@ int console_open(struct console *c, const char *name, const char *sock_path, int
     }
 }
 
+int console_open_fd(struct console *c, const char *name, int fd)
+{
+    init_libexpect();
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->fd = -1;
+    if (exp_spawnfd(fd) < 0) {
+        close(fd);
+        return CONSOLE_ERROR;
+    }
+    c->fd = fd;
+    return CONSOLE_OK;
+}
+
 void console_close(struct console *c)
 {
     if (c->fd >= 0)

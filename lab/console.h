@@ -14,6 +14,8 @@ enum { CONSOLE_OK = 0, CONSOLE_TIMEOUT = -1, CONSOLE_EOF = -2, CONSOLE_ERROR = -
 
 /* Connect to QEMU's console socket, retrying until timeout_s (QEMU may still be starting). */
 int console_open(struct console *c, const char *name, const char *sock_path, int timeout_s);
+/* The same over an already connected socket (TCP into the lab network); takes fd. */
+int console_open_fd(struct console *c, const char *name, int fd);
 void console_close(struct console *c);
 /* Wait for a regular expression (libexpect regexp syntax). */
 int console_expect(struct console *c, const char *regex, int timeout_s);

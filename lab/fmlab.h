@@ -13,6 +13,10 @@ struct fmlab_command {
 
 int cmd_config(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_up(int argc, char **argv);
+void usage_up(void);
+int cmd_down(int argc, char **argv);
+void usage_down(void);
 void usage_doctor(void);
 void usage_config(void);
 

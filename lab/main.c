@@ -10,6 +10,8 @@
 static const struct fmlab_command commands[] = {
     { "config", "check, show or get config.txt values", cmd_config, usage_config },
     { "doctor", "preflight: can this machine run the lab?", cmd_doctor, usage_doctor },
+    { "up", "boot the lab: src, dst, backup hosts with emulated CXL", cmd_up, usage_up },
+    { "down", "stop everything the lab started", cmd_down, usage_down },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

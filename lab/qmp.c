@@ -136,13 +136,22 @@ json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeou
 
 int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen)
 {
-    memset(q, 0, sizeof(*q));
-    q->events = json_array();
-    q->fd = connect_unix(sock_path, timeout_s);
-    if (q->fd < 0) {
+    int fd = connect_unix(sock_path, timeout_s);
+    if (fd < 0) {
+        memset(q, 0, sizeof(*q));
+        q->fd = -1;
         snprintf(err, errlen, "QMP: cannot connect to %s", sock_path);
         return -1;
     }
+    return qmp_open_fd(q, fd, timeout_s, err, errlen);
+}
+
+int qmp_open_fd(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen)
+{
+    const char *sock_path = "the QMP server";
+    memset(q, 0, sizeof(*q));
+    q->events = json_array();
+    q->fd = fd;
     json_t *greeting = read_object(q, time(NULL) + timeout_s, err, errlen);
     if (!greeting || !json_object_get(greeting, "QMP")) {
         json_decref(greeting);

@@ -14,6 +14,8 @@ struct qmp {
 
 /* Connect (retrying until timeout_s), read the greeting, negotiate capabilities. */
 int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen);
+/* The same over an already connected socket (TCP into the lab network); takes fd. */
+int qmp_open_fd(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen);
 void qmp_close(struct qmp *q);
 /* Run a command; returns the "return" value (new reference) or NULL with err filled.
  * args may be NULL; it is not stolen. */

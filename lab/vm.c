@@ -180,25 +180,23 @@ int vm_wait_boot(struct vm *vm, int timeout_s, double *seconds, char *err, size_
     double t0 = now_s();
     int reached = -1;
 
-    printf("[%s] booting:", vm->name);
-    fflush(stdout);
     while (reached < 2) {
         int left = timeout_s - (int)(now_s() - t0);
         int rc = left > 0 ? console_expect_any(&vm->con, stages, 3, left) : CONSOLE_TIMEOUT;
         if (rc < 0) {
-            printf(" %s\n", rc == CONSOLE_TIMEOUT ? "timeout" : "failed");
+            printf("[%s] boot %s after %.1f s waiting for %s\n", vm->name, console_strerror(rc),
+                   now_s() - t0, names[reached + 1]);
             snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s (console log: %s/console.log)",
                      vm->name, console_strerror(rc), now_s() - t0, names[reached + 1], vm->run_dir);
             return -1;
         }
         for (int s = reached + 1; s <= rc; s++)
-            printf(" %s%s", names[s], s < 2 ? "…" : "");
+            printf("[%s] %s%s (%.1f s)\n", vm->name, names[s], s < 2 ? "…" : "", now_s() - t0);
         if (rc > reached)
             reached = rc;
         fflush(stdout);
     }
     *seconds = now_s() - t0;
-    printf(" (%.1f s)\n", *seconds);
     int rc = console_prepare_shell(&vm->con, 30);
     if (rc != CONSOLE_OK) {
         snprintf(err, errlen, "[%s] shell setup %s", vm->name, console_strerror(rc));

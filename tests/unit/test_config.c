@@ -151,6 +151,20 @@ static void agent_port_inside_redis_range(void **state)
         "config.txt:24: AGENT_PORT: 12347 clashes with the redis ports REDIS_BASE_PORT..+GUEST_VCPUS-1 (12345-12348)");
 }
 
+static void address_off_the_lab_network(void **state)
+{
+    (void)state;
+    expect_one_error("L0_IP=10.10.2.254\n",
+                     "config.txt:23: L0_IP: 10.10.2.254 is not on SRC_IP's network 10.10.1.1/24");
+}
+
+static void pool_too_small_for_the_guest_image(void **state)
+{
+    (void)state;
+    expect_one_error("GUEST_MEM=2G\nCXL_POOL_SIZE=2G\n",
+        "config.txt:24: CXL_POOL_SIZE: 2G cannot hold the shm image of GUEST_MEM=2G (needs GUEST_MEM + 1G)");
+}
+
 static void env_overrides_file_and_is_validated(void **state)
 {
     (void)state;
@@ -196,6 +210,8 @@ int main(void)
         cmocka_unit_test_teardown(syntax_error, teardown),
         cmocka_unit_test_teardown(clashing_addresses_and_ports, teardown),
         cmocka_unit_test_teardown(agent_port_inside_redis_range, teardown),
+        cmocka_unit_test_teardown(address_off_the_lab_network, teardown),
+        cmocka_unit_test_teardown(pool_too_small_for_the_guest_image, teardown),
         cmocka_unit_test_teardown(env_overrides_file_and_is_validated, teardown),
         cmocka_unit_test_teardown(three_errors_reported_together, teardown),
         cmocka_unit_test_teardown(missing_file_is_one_clear_error, teardown),

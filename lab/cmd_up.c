@@ -1,0 +1,343 @@
+/*
+ * cmd_up.c: `fmlab up`, bring the lab's src, dst and backup hosts up.
+ *
+ * Order: lock, check inputs (images, root, a lab already up), pick the accelerator,
+ * network namespace + bridge + taps, CXL pool file, shared guest disk, then boot the
+ * three hosts in parallel (one worker process each: boot with bounded retry, readiness),
+ * then make the pool a devdax device in every host. Everything started is recorded in
+ * STATE_DIR as it is started, so `fmlab down` can undo it even if this process is
+ * SIGKILLed; on failure or Ctrl-C, up tears down what it started and keeps the logs.
+ */
+#include "accel.h"
+#include "fmlab.h"
+#include "host.h"
+#include "lab.h"
+#include "teardown.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+static volatile sig_atomic_t interrupted;
+
+void usage_up(void)
+{
+    printf("usage: fmlab up\n"
+           "Boots the lab's hosts src, dst and backup (L1 QEMUs at L0) in parallel, with\n"
+           "emulated CXL (NUMA node 1 + a shared pool device) and the lab network, and\n"
+           "waits until each is ready. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n");
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int run(const char *what, const char *cmd, char *err, size_t errlen)
+{
+    int rc = system(cmd);
+    if (rc == 0)
+        return 0;
+    snprintf(err, errlen, "%s failed (exit %d): %.600s", what, WEXITSTATUS(rc), cmd);
+    return -1;
+}
+
+/* HOST_ACCEL=auto: KVM only if /dev/kvm boots a stock kernel (see accel.c). */
+static const char *choose_accel(const struct config *cfg)
+{
+    const char *want = config_get(cfg, "HOST_ACCEL");
+    char kernel[PATH_MAX], dir[PATH_MAX], detail[512];
+
+    if (strcmp(want, "auto") != 0)
+        return want;
+    if (access("/dev/kvm", R_OK | W_OK) != 0)
+        return "tcg";
+    snprintf(kernel, sizeof(kernel), "%s/images/host/vmlinuz", config_get(cfg, "CACHE_DIR"));
+    lab_path(cfg, "accel-probe", dir, sizeof(dir));
+    bool hw = accel_boots_kernel("kvm", kernel, dir, 20, detail, sizeof(detail));
+    printf("[lab] /dev/kvm: %s -> %s\n", detail, hw ? "kvm" : "tcg");
+    return hw ? "kvm" : "tcg";
+}
+
+static int check_inputs(const struct config *cfg, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    pid_t pids[8];
+
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "must run as root (it creates a network namespace, taps and a bridge)");
+        return -1;
+    }
+    if (lab_find_qemus(cfg, pids, 8) > 0) {
+        snprintf(err, errlen, "a lab is already up (QEMU pid %d): see fmlab status, or fmlab down", (int)pids[0]);
+        return -1;
+    }
+    const char *images[] = { "guest/vmlinuz", "guest/initrd.img", "guest/disk.img" };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/images/%s", config_get(cfg, "CACHE_DIR"), images[i]);
+        if (access(path, R_OK) != 0) {
+            snprintf(err, errlen, "missing %.600s (build it: make image)", path);
+            return -1;
+        }
+    }
+    snprintf(path, sizeof(path), "ip netns list | grep -qw '^%s'", LAB_NETNS);
+    if (system(path) == 0) {
+        snprintf(err, errlen, "network namespace '%s' exists from an earlier lab: run fmlab down", LAB_NETNS);
+        return -1;
+    }
+    return 0;
+}
+
+static int network_up(const struct config *cfg, char *err, size_t errlen)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s/netsetup/bridge.sh up %s %s %s/%s fmlab-src fmlab-dst fmlab-backup",
+             lab_repo_dir(), LAB_NETNS, LAB_BRIDGE, config_get(cfg, "L0_IP"),
+             config_get(cfg, "LAB_NET_PREFIX"));
+    if (run("network setup", cmd, err, errlen))
+        return -1;
+    printf("[lab] network: namespace %s, bridge %s (%s/%s), taps fmlab-src fmlab-dst fmlab-backup\n",
+           LAB_NETNS, LAB_BRIDGE, config_get(cfg, "L0_IP"), config_get(cfg, "LAB_NET_PREFIX"));
+    return 0;
+}
+
+static int storage_up(const struct config *cfg, char *err, size_t errlen)
+{
+    char cmd[2 * PATH_MAX + 64];
+    int fd = open(LAB_POOL_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)config_get_size(cfg, "CXL_POOL_SIZE")) < 0) {
+        snprintf(err, errlen, "cannot create the CXL pool %s: %s", LAB_POOL_PATH, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp --sparse=always %s/images/guest/disk.img %s/%s",
+             config_get(cfg, "SHARED_STORAGE"), config_get(cfg, "CACHE_DIR"),
+             config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
+    if (run("shared guest disk copy", cmd, err, errlen))
+        return -1;
+    printf("[lab] CXL pool %s (%s), shared guest disk %s/%s\n", LAB_POOL_PATH,
+           config_get(cfg, "CXL_POOL_SIZE"), config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
+    return 0;
+}
+
+/* Worker process for one host: boot (with retries), check readiness, record the result. */
+static void boot_worker(const struct config *cfg, const struct lab_host *h, const char *accel)
+{
+    struct host_spec hs = { 0 };
+    struct vm vm = { .con.fd = -1, .qmp.fd = -1 };
+    char err[1024] = "", path[PATH_MAX];
+    double secs = 0;
+    struct timespec t0, t1;
+
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int retries = (int)config_get_uint(cfg, "BOOT_RETRIES"), attempt = -1;
+    if (host_spec_build(cfg, h, accel, &hs, err, sizeof(err)) == 0) {
+        for (int a = 0; a <= retries; a++) {
+            if (a)
+                printf("[%s] retry %d of %d after: %s\n", h->name, a, retries, err);
+            if (vm_start(&vm, &hs.vm, err, sizeof(err)) == 0 &&
+                vm_wait_boot(&vm, (int)config_get_uint(cfg, "BOOT_TIMEOUT"), &secs, err, sizeof(err)) == 0 &&
+                host_check_ready(cfg, h, &vm, err, sizeof(err)) == 0) {
+                attempt = a;
+                break;
+            }
+            vm_stop(&vm);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double total = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    lab_path(cfg, h->name, path, sizeof(path));
+    strncat(path, attempt >= 0 ? "/ready" : "/error", sizeof(path) - strlen(path) - 1);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        if (attempt >= 0)
+            fprintf(f, "boot_s=%.1f ready_s=%.1f retries=%d\n", secs, total, attempt);
+        else
+            fprintf(f, "%s\n", err);
+        fclose(f);
+    }
+    if (attempt >= 0)
+        printf("[%s] ready: kvm_amd, /dev/kvm runs a guest, NUMA node 1 = CXL (%.1f s, %d retries)\n",
+               h->name, total, attempt);
+    /* leave QEMU running: it lives in its own session, down finds it by its pidfile */
+    console_close(&vm.con);
+    host_spec_free(&hs);
+    _exit(attempt >= 0 ? 0 : 1);
+}
+
+/* Boot all hosts in parallel. Returns the number that failed (or -1 if interrupted). */
+static int boot_hosts(const struct config *cfg, const char *accel)
+{
+    pid_t workers[LAB_N_HOSTS];
+    int failed = 0;
+
+    fflush(stdout);
+    for (int i = 0; i < LAB_N_HOSTS; i++) {
+        char dir[PATH_MAX], path[PATH_MAX + 16];
+        lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
+        mkdir(dir, 0700);
+        snprintf(path, sizeof(path), "%s/ready", dir);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/error", dir);
+        unlink(path);
+        workers[i] = fork();
+        if (workers[i] == 0)
+            boot_worker(cfg, &lab_hosts[i], accel);
+    }
+    for (int i = 0; i < LAB_N_HOSTS; i++) {
+        int status;
+        while (waitpid(workers[i], &status, 0) < 0 && errno == EINTR) {
+            if (interrupted)
+                for (int j = 0; j < LAB_N_HOSTS; j++)
+                    kill(workers[j], SIGTERM);
+        }
+        failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    return interrupted ? -1 : failed;
+}
+
+/* Name each failed host, its error and the end of its console log. */
+static void report_failures(const struct config *cfg)
+{
+    for (int i = 0; i < LAB_N_HOSTS; i++) {
+        char dir[PATH_MAX], path[PATH_MAX + 16], line[1024];
+        lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/error", dir);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(line, sizeof(line), f))
+            fprintf(stderr, "fmlab up: host %s did not come up: %s", lab_hosts[i].name, line);
+        fclose(f);
+        fprintf(stderr, "--- last 20 lines of %s/console.log ---\n", dir);
+        vm_print_console_tail(dir, 20, stderr);
+    }
+}
+
+/* The pool NVDIMM becomes devdax (a DAX device, never a page allocator's memory). src
+ * writes the devdax info block into the shared pool; dst and backup re-read it. */
+static int pool_setup(const struct config *cfg, char *err, size_t errlen)
+{
+    for (int i = 0; i < LAB_N_HOSTS; i++) {
+        const struct lab_host *h = &lab_hosts[i];
+        struct console con;
+        char sock[PATH_MAX], out[2048];
+        int status = -1;
+        lab_path(cfg, h->name, sock, sizeof(sock));
+        strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
+        if (console_open(&con, h->name, sock, 10) != CONSOLE_OK) {
+            snprintf(err, errlen, "[%s] cannot attach to the console %s", h->name, sock);
+            return -1;
+        }
+        const char *cmd = i == 0
+            ? "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --align=2M >/dev/null && test -c /dev/dax0.0"
+            : "{ test -c /dev/dax0.0 || { ndctl disable-namespace namespace0.0 && ndctl enable-namespace namespace0.0; }; } >/dev/null && test -c /dev/dax0.0";
+        int rc = console_run(&con, cmd, (int)config_get_uint(cfg, "CMD_TIMEOUT"), out, sizeof(out), &status);
+        console_close(&con);
+        if (rc != CONSOLE_OK || status != 0) {
+            snprintf(err, errlen, "[%s] CXL pool as /dev/dax0.0: %s, exit %d: %.300s", h->name,
+                     console_strerror(rc), status, out);
+            return -1;
+        }
+    }
+    printf("[lab] CXL pool is /dev/dax0.0 (devdax, NUMA node 1) in src, dst and backup\n");
+    return 0;
+}
+
+static void print_summary(const struct config *cfg, double secs)
+{
+    printf("\n%-7s %-12s %-9s %-10s %-8s %s\n", "host", "address", "boot s", "ready s", "retries", "console log");
+    for (int i = 0; i < LAB_N_HOSTS; i++) {
+        char dir[PATH_MAX], path[PATH_MAX + 16];
+        double boot = 0, ready = 0;
+        int retries = 0;
+        lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/ready", dir);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "boot_s=%lf ready_s=%lf retries=%d", &boot, &ready, &retries) != 3)
+                boot = ready = 0;
+            fclose(f);
+        }
+        printf("%-7s %-12s %-9.1f %-10.1f %-8d %s/console.log\n", lab_hosts[i].name,
+               config_get(cfg, lab_hosts[i].ip_key), boot, ready, retries, dir);
+    }
+    printf("\nlab up in %.1f s. fmlab status shows it; fmlab down stops it.\n", secs);
+}
+
+static int bring_up(const struct config *cfg, char *err, size_t errlen)
+{
+    const char *accel = choose_accel(cfg);
+    char path[PATH_MAX];
+
+    printf("[lab] hosts run under %s%s%s\n", accel, strcmp(accel, "tcg") ? "" : " with -cpu ",
+           strcmp(accel, "tcg") ? "" : config_get(cfg, "HOST_CPU"));
+    lab_path(cfg, "lab.state", path, sizeof(path));
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "accel=%s\nstarted=%ld\n", accel, (long)time(NULL));
+        fclose(f);
+    }
+    if (network_up(cfg, err, errlen) || storage_up(cfg, err, errlen))
+        return -1;
+    int failed = boot_hosts(cfg, accel);
+    if (failed < 0) {
+        snprintf(err, errlen, "interrupted");
+        return -1;
+    }
+    if (failed) {
+        report_failures(cfg);
+        snprintf(err, errlen, "%d host%s did not come up (logs kept in %s)", failed,
+                 failed == 1 ? "" : "s", config_get(cfg, "STATE_DIR"));
+        return -1;
+    }
+    return interrupted ? (snprintf(err, errlen, "interrupted"), -1) : pool_setup(cfg, err, errlen);
+}
+
+int cmd_up(int argc, char **argv)
+{
+    struct config cfg;
+    char err[2048];
+    struct timespec t0, t1;
+    (void)argc, (void)argv;
+
+    if (config_load(&cfg, config_default_path(), environ)) {
+        config_print_errors(&cfg, stderr);
+        return 1;
+    }
+    int lock = lab_lock(&cfg, err, sizeof(err));
+    if (lock < 0 || check_inputs(&cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "fmlab up: %s\n", err);
+        if (lock >= 0)
+            close(lock);
+        config_free(&cfg);
+        return 1;
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = bring_up(&cfg, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == 0) {
+        print_summary(&cfg, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    } else {
+        fprintf(stderr, "fmlab up: %s; taking down what was started\n", err);
+        lab_teardown(&cfg, false);
+    }
+    close(lock);
+    config_free(&cfg);
+    return rc == 0 ? 0 : interrupted ? 130 : 1;
+}

@@ -1,0 +1,180 @@
+/*
+ * host.c: an L1 host of the lab as a QEMU command line.
+ *
+ * Each host gets two NUMA nodes: node 0 with its CPUs and HOST_MEM of DRAM, and node 1
+ * with HOST_CXL_MEM and no CPUs, the emulated CXL memory, which HMAT marks slower
+ * (DRAM_/CXL_LATENCY_NS, DRAM_/CXL_BANDWIDTH). The CXL pool is one L0 file
+ * (LAB_POOL_PATH, share=on) attached to every host as an NVDIMM on node 1. An NVDIMM
+ * becomes a pmem/devdax device in the host, never memory a page allocator owns, so the
+ * three kernels cannot corrupt each other, and a store by src is visible to dst and
+ * backup. src and dst also attach the shared guest disk (one L0 file, cache=none,
+ * locking off); all hosts see the guest image directory (kernel, initrd) over 9p
+ * read-only. The NIC is a tap on the lab bridge; the address comes from ip=.
+ */
+#include "host.h"
+#include "values.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void extra(struct host_spec *hs, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+
+    if (hs->n_extra >= HOST_MAX_EXTRA)
+        return;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    hs->extra_store[hs->n_extra] = s;
+    hs->extra[hs->n_extra++] = s;
+    hs->extra[hs->n_extra] = NULL;
+}
+
+static const char *netmask(const struct config *cfg, char *buf, size_t len)
+{
+    uint64_t prefix = config_get_uint(cfg, "LAB_NET_PREFIX");
+    uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+    snprintf(buf, len, "%u.%u.%u.%u", m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255);
+    return buf;
+}
+
+void host_append(const struct config *cfg, const struct lab_host *h, char *out, size_t len)
+{
+    char mask[16];
+    snprintf(out, len,
+             "console=ttyS0 root=/dev/vda rw net.ifnames=0 systemd.hostname=%s "
+             "ip=%s:::%s:%s:br0:off bridge=br0:eth0 "
+             "fmlab.hosts=src=%s,dst=%s,backup=%s,vm=%s,l0=%s",
+             h->name, config_get(cfg, h->ip_key), netmask(cfg, mask, sizeof(mask)), h->name,
+             config_get(cfg, "SRC_IP"), config_get(cfg, "DST_IP"), config_get(cfg, "BACKUP_IP"),
+             config_get(cfg, "VM_IP"), config_get(cfg, "L0_IP"));
+}
+
+static void add_numa(const struct config *cfg, struct host_spec *hs, unsigned vcpus)
+{
+    extra(hs, "-object"), extra(hs, "memory-backend-ram,id=dram,size=%s", config_get(cfg, "HOST_MEM"));
+    extra(hs, "-object"), extra(hs, "memory-backend-ram,id=cxlmem,size=%s", config_get(cfg, "HOST_CXL_MEM"));
+    extra(hs, "-numa"), extra(hs, "node,nodeid=0,cpus=0-%u,memdev=dram", vcpus - 1);
+    extra(hs, "-numa"), extra(hs, "node,nodeid=1,memdev=cxlmem,initiator=0");
+    const char *lat[2] = { config_get(cfg, "DRAM_LATENCY_NS"), config_get(cfg, "CXL_LATENCY_NS") };
+    const char *bw[2] = { config_get(cfg, "DRAM_BANDWIDTH"), config_get(cfg, "CXL_BANDWIDTH") };
+    for (int node = 0; node < 2; node++) {
+        extra(hs, "-numa");
+        extra(hs, "hmat-lb,initiator=0,target=%d,hierarchy=memory,data-type=access-latency,latency=%s",
+              node, lat[node]);
+        extra(hs, "-numa");
+        extra(hs, "hmat-lb,initiator=0,target=%d,hierarchy=memory,data-type=access-bandwidth,bandwidth=%s",
+              node, bw[node]);
+    }
+    extra(hs, "-object");
+    extra(hs, "memory-backend-file,id=pool,mem-path=%s,size=%s,share=on", LAB_POOL_PATH,
+          config_get(cfg, "CXL_POOL_SIZE"));
+    extra(hs, "-device"), extra(hs, "nvdimm,id=cxlpool,memdev=pool,node=1");
+}
+
+int host_spec_build(const struct config *cfg, const struct lab_host *h, const char *accel,
+                    struct host_spec *hs, char *err, size_t errlen)
+{
+    char images[PATH_MAX / 2];
+    unsigned index = (unsigned)(h - lab_hosts);
+
+    memset(hs, 0, sizeof(*hs));
+    snprintf(images, sizeof(images), "%s/images", config_get(cfg, "CACHE_DIR"));
+    snprintf(hs->kernel, sizeof(hs->kernel), "%s/host/vmlinuz", images);
+    snprintf(hs->initrd, sizeof(hs->initrd), "%s/host/initrd.img", images);
+    snprintf(hs->disk, sizeof(hs->disk), "%s/host/disk.img", images);
+    const char *need[][2] = { { hs->kernel, "make host-image" }, { hs->initrd, "make host-image" },
+                              { hs->disk, "make host-image" } };
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if (access(need[i][0], R_OK) != 0) {
+            snprintf(err, errlen, "[%s] missing %s (build it: %s)", h->name, need[i][0], need[i][1]);
+            return -1;
+        }
+    }
+    lab_path(cfg, h->name, hs->run_dir, sizeof(hs->run_dir));
+    host_append(cfg, h, hs->append, sizeof(hs->append));
+    unsigned vcpus = (unsigned)config_get_uint(cfg, "HOST_VCPUS");
+    uint64_t dram = config_get_size(cfg, "HOST_MEM"), cxl = config_get_size(cfg, "HOST_CXL_MEM");
+    uint64_t pool = config_get_size(cfg, "CXL_POOL_SIZE");
+    snprintf(hs->machine, sizeof(hs->machine), "q35,nvdimm=on,hmat=on");
+    snprintf(hs->mem_extra, sizeof(hs->mem_extra), ",slots=1,maxmem=%luM",
+             (unsigned long)((dram + cxl + pool) >> 20));
+    add_numa(cfg, hs, vcpus);
+    extra(hs, "-netdev"), extra(hs, "tap,id=net0,ifname=fmlab-%s,script=no,downscript=no", h->name);
+    extra(hs, "-device"), extra(hs, "virtio-net-pci,netdev=net0,mac=52:54:00:fa:01:%02x", index + 1);
+    extra(hs, "-virtfs");
+    extra(hs, "local,path=%s/guest,mount_tag=fmlab-guest,security_model=none,readonly=on", images);
+    if (h->guest_disk) {
+        extra(hs, "-drive");
+        extra(hs, "file=%s/%s,if=virtio,format=raw,cache=none,file.locking=off,serial=fmlab-guest",
+              config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
+    }
+    hs->vm = (struct vm_spec){
+        .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,
+        .cpu = strcmp(accel, "kvm") == 0 ? "host" : config_get(cfg, "HOST_CPU"), .vcpus = vcpus,
+        .mem = dram + cxl, .mem_extra = hs->mem_extra, .kernel = hs->kernel, .initrd = hs->initrd,
+        .append = hs->append, .disk = hs->disk, .snapshot = true, .run_dir = hs->run_dir,
+        .extra = hs->extra,
+    };
+    return 0;
+}
+
+void host_spec_free(struct host_spec *hs)
+{
+    for (int i = 0; i < hs->n_extra; i++)
+        free(hs->extra_store[i]);
+    hs->n_extra = 0;
+}
+
+/* Run one readiness step; on failure fill err with the step and its output. */
+static int step(struct vm *vm, const char *what, const char *cmd, int timeout_s, char *out,
+                size_t outlen, char *err, size_t errlen)
+{
+    int status = -1;
+    int rc = console_run(&vm->con, cmd, timeout_s, out, outlen, &status);
+    if (rc == CONSOLE_OK && status == 0)
+        return 0;
+    snprintf(err, errlen, "[%s] not ready: %s (%s, exit %d): %.300s", vm->name, what,
+             console_strerror(rc), status, out);
+    return -1;
+}
+
+int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
+                     char *err, size_t errlen)
+{
+    char out[4096], cmd[1024];
+    int t = (int)config_get_uint(cfg, "CMD_TIMEOUT");
+
+    snprintf(cmd, sizeof(cmd), "systemctl is-system-running --wait >/dev/null; "
+             "ip -4 -o addr show br0 | grep -q ' %s/'", config_get(cfg, h->ip_key));
+    if (step(vm, "br0 has its address", cmd, t, out, sizeof(out), err, errlen))
+        return -1;
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && { mountpoint -q %s || mount -t 9p -o "
+             "trans=virtio,version=9p2000.L,ro fmlab-guest %s; } && test -r %s/vmlinuz",
+             LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, LAB_GUEST_MOUNT);
+    if (step(vm, "guest image share (9p) mounted", cmd, t, out, sizeof(out), err, errlen))
+        return -1;
+    /* node 1: memory and no CPUs, the emulated CXL node */
+    if (step(vm, "NUMA node 1 is CPU-less memory",
+             "numactl -H | grep -q '^node 1 cpus: *$' && numactl -H | grep -Eq '^node 1 size: [1-9]'",
+             t, out, sizeof(out), err, errlen))
+        return -1;
+    if (step(vm, "kvm_amd loaded, /dev/kvm present",
+             "{ modprobe kvm_amd || modprobe kvm_intel; } 2>/dev/null; test -c /dev/kvm",
+             t, out, sizeof(out), err, errlen))
+        return -1;
+    /* /dev/kvm usable: a stock kernel runs under KVM inside this host to its panic */
+    snprintf(cmd, sizeof(cmd), "timeout %u qemu-system-x86_64 -accel kvm -cpu host -m 128 -nodefaults "
+             "-no-user-config -display none -no-reboot -kernel %s/vmlinuz -append 'console=ttyS0 panic=-1' "
+             "-serial stdio 2>&1 | grep -m1 -E 'Kernel panic|Unable to mount root' >/dev/null",
+             (unsigned)config_get_uint(cfg, "BOOT_TIMEOUT"), LAB_GUEST_MOUNT);
+    if (step(vm, "a tiny KVM guest runs inside the host", cmd, (int)config_get_uint(cfg, "BOOT_TIMEOUT") + 10,
+             out, sizeof(out), err, errlen))
+        return -1;
+    return 0;
+}

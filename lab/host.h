@@ -1,0 +1,32 @@
+/* host.h: the QEMU an L1 host (src, dst, backup) runs as at L0, built from config.txt. */
+#ifndef FMLAB_HOST_H
+#define FMLAB_HOST_H
+
+#include "config.h"
+#include "lab.h"
+#include "vm.h"
+
+#define HOST_MAX_EXTRA 64
+
+struct host_spec {
+    struct vm_spec vm;
+    char run_dir[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], disk[PATH_MAX];
+    char append[2048], machine[64], mem_extra[64];
+    char *extra_store[HOST_MAX_EXTRA];
+    const char *extra[HOST_MAX_EXTRA + 1];
+    int n_extra;
+};
+
+/* Fill hs for host h; accel is "kvm" or "tcg". Returns 0, or -1 with err naming what is
+ * missing (and which make target builds it). Free with host_spec_free. */
+int host_spec_build(const struct config *cfg, const struct lab_host *h, const char *accel,
+                    struct host_spec *hs, char *err, size_t errlen);
+void host_spec_free(struct host_spec *hs);
+/* Readiness: br0 addressed, guest share mounted, NUMA node 1 CPU-less memory, kvm_amd
+ * loaded and /dev/kvm running a real kernel. 0, or -1 with err naming the failed step. */
+int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
+                     char *err, size_t errlen);
+/* The host's kernel command line (exposed for unit tests). */
+void host_append(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
+
+#endif

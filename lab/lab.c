@@ -1,0 +1,100 @@
+/*
+ * lab.c: what identifies one lab on this machine: its hosts, the state directory where
+ * everything it started is recorded (so `fmlab down` works after any crash), and the
+ * lock that keeps two `fmlab up`/`down` from running at once.
+ */
+#include "lab.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const struct lab_host lab_hosts[LAB_N_HOSTS] = {
+    { "src", "SRC_IP", "SRC_CPUSET", true },
+    { "dst", "DST_IP", "DST_CPUSET", true },
+    { "backup", "BACKUP_IP", NULL, false },
+};
+
+const struct lab_host *lab_find_host(const char *name)
+{
+    for (int i = 0; i < LAB_N_HOSTS; i++)
+        if (strcmp(lab_hosts[i].name, name) == 0)
+            return &lab_hosts[i];
+    return NULL;
+}
+
+void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", config_get(cfg, "STATE_DIR"), name);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int lab_lock(const struct config *cfg, char *err, size_t errlen)
+{
+    char path[PATH_MAX], holder[32] = "?";
+
+    if (mkdir_p(config_get(cfg, "STATE_DIR")) < 0) {
+        snprintf(err, errlen, "cannot create STATE_DIR %s: %s", config_get(cfg, "STATE_DIR"), strerror(errno));
+        return -1;
+    }
+    lab_path(cfg, "lock", path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        snprintf(err, errlen, "another fmlab up/down holds the lab lock %s (pid %s)", path, holder);
+        close(fd);
+        return -1;
+    }
+    if (ftruncate(fd, 0) == 0)
+        dprintf(fd, "%d\n", (int)getpid());
+    return fd;
+}
+
+const char *lab_repo_dir(void)
+{
+    static char dir[PATH_MAX];
+    const char *env = getenv("FMLAB_REPO");
+
+    if (env && *env)
+        return env;
+    if (!dir[0]) {
+        /* build/fmlab -> the checkout is the parent of build/ */
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+        dir[n > 0 ? n : 0] = '\0';
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = '\0';
+        }
+        char probe[PATH_MAX + 32];
+        snprintf(probe, sizeof(probe), "%s/netsetup/bridge.sh", dir);
+        if (access(probe, X_OK) != 0)
+            snprintf(dir, sizeof(dir), ".");
+    }
+    return dir;
+}

@@ -1,0 +1,36 @@
+/* lab.h: the lab's fixed names (hosts, namespace, bridge, pool) and its state directory. */
+#ifndef FMLAB_LAB_H
+#define FMLAB_LAB_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+#define LAB_NETNS "fmlab"
+#define LAB_BRIDGE "fmlab0"
+#define LAB_POOL_PATH "/dev/shm/fmlab-cxl-pool"
+#define LAB_GUEST_DISK "fmlab-guest.img"   /* in SHARED_STORAGE */
+#define LAB_GUEST_MOUNT "/mnt/fmlab-guest" /* 9p share of the guest image dir, in hosts */
+#define LAB_N_HOSTS 3
+
+struct lab_host {
+    const char *name;       /* src, dst, backup */
+    const char *ip_key;     /* its address in config.txt */
+    const char *cpuset_key; /* L0 cores it is pinned to, or NULL */
+    bool guest_disk;        /* attached to the shared guest disk */
+};
+
+extern const struct lab_host lab_hosts[LAB_N_HOSTS];
+const struct lab_host *lab_find_host(const char *name);
+
+/* STATE_DIR/<name> (host dirs) or STATE_DIR/<file>. */
+void lab_path(const struct config *cfg, const char *name, char *out, size_t len);
+/* Take the lab's lock (one up/down at a time). Returns an fd to keep open, or -1 with
+ * err naming the holder. */
+int lab_lock(const struct config *cfg, char *err, size_t errlen);
+/* Directory holding this fmlab checkout (netsetup/ and images are found from it). */
+const char *lab_repo_dir(void);
+
+#endif
