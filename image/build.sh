@@ -78,6 +78,9 @@ for o in $overlays; do
     cp -a "$o/." "$root/"
 done
 echo "$hostname" >"$root/etc/hostname"
+# Root by label: hosts also carry the shared guest disk, so /dev/vda is not always ours.
+printf '# fmlab %s image: root by label (a host also attaches the guest disk).\nLABEL=fmlab-%s  /  ext4  rw,relatime,errors=remount-ro  0  1\n' \
+    "$kind" "$kind" >"$root/etc/fstab"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" >"$root/etc/hosts"
 units="fmlab-firstboot.service systemd-networkd.service systemd-network-generator.service"
 if [ "$kind" = guest ]; then
@@ -91,6 +94,7 @@ if [ "$kind" = guest ]; then
     logged "$log" chroot "$root" systemctl disable redis-server.service
 fi
 logged "$log" chroot "$root" systemctl enable $units
+[ "$kind" = host ] && logged "$log" chroot "$root" systemctl enable fmlab-hostnet.service
 [ "$kind" = host ] && logged "$log" chroot "$root" systemctl disable openvswitch-switch.service
 
 say "removing per-machine and time-dependent state"

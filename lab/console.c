@@ -146,6 +146,8 @@ int console_run(struct console *c, const char *cmd, int timeout_s, char *out, si
     unsigned n = ++c->seq;
     int rc;
 
+    if (out && outlen)
+        out[0] = '\0';
     /* The typed text never contains the markers themselves (printf builds them), so an
      * echoing terminal cannot fake a match. */
     snprintf(line, sizeof(line), "printf '\\n__FMB%%u__\\n' %u; %s; printf '\\n__FME%%u_%%d__\\n' %u $?\n",

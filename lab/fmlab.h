@@ -16,6 +16,8 @@ int cmd_doctor(int argc, char **argv);
 int cmd_up(int argc, char **argv);
 void usage_up(void);
 int cmd_down(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+void usage_exec(void);
 void usage_down(void);
 void usage_doctor(void);
 void usage_config(void);

@@ -9,7 +9,8 @@
  * three kernels cannot corrupt each other, and a store by src is visible to dst and
  * backup. src and dst also attach the shared guest disk (one L0 file, cache=none,
  * locking off); all hosts see the guest image directory (kernel, initrd) over 9p
- * read-only. The NIC is a tap on the lab bridge; the address comes from ip=.
+ * read-only. The NIC is a tap on the lab bridge; fmlab.net= gives the host's br0 its
+ * address (image/rootfs-host/usr/local/sbin/fmlab-hostnet).
  */
 #include "host.h"
 #include "values.h"
@@ -35,22 +36,12 @@ static void extra(struct host_spec *hs, const char *fmt, ...)
     hs->extra[hs->n_extra] = NULL;
 }
 
-static const char *netmask(const struct config *cfg, char *buf, size_t len)
-{
-    uint64_t prefix = config_get_uint(cfg, "LAB_NET_PREFIX");
-    uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
-    snprintf(buf, len, "%u.%u.%u.%u", m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255);
-    return buf;
-}
-
 void host_append(const struct config *cfg, const struct lab_host *h, char *out, size_t len)
 {
-    char mask[16];
     snprintf(out, len,
-             "console=ttyS0 root=/dev/vda rw net.ifnames=0 systemd.hostname=%s "
-             "ip=%s:::%s:%s:br0:off bridge=br0:eth0 "
+             "console=ttyS0 root=LABEL=fmlab-host rw net.ifnames=0 systemd.hostname=%s fmlab.net=%s/%s "
              "fmlab.hosts=src=%s,dst=%s,backup=%s,vm=%s,l0=%s",
-             h->name, config_get(cfg, h->ip_key), netmask(cfg, mask, sizeof(mask)), h->name,
+             h->name, config_get(cfg, h->ip_key), config_get(cfg, "LAB_NET_PREFIX"),
              config_get(cfg, "SRC_IP"), config_get(cfg, "DST_IP"), config_get(cfg, "BACKUP_IP"),
              config_get(cfg, "VM_IP"), config_get(cfg, "L0_IP"));
 }
@@ -111,8 +102,9 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     extra(hs, "local,path=%s/guest,mount_tag=fmlab-guest,security_model=none,readonly=on", images);
     if (h->guest_disk) {
         extra(hs, "-drive");
-        extra(hs, "file=%s/%s,if=virtio,format=raw,cache=none,file.locking=off,serial=fmlab-guest",
+        extra(hs, "file=%s/%s,if=none,id=guestdisk,format=raw,cache=none,file.locking=off",
               config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
+        extra(hs, "-device"), extra(hs, "virtio-blk-pci,drive=guestdisk,serial=fmlab-guest");
     }
     hs->vm = (struct vm_spec){
         .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,

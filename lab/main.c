@@ -12,6 +12,7 @@ static const struct fmlab_command commands[] = {
     { "doctor", "preflight: can this machine run the lab?", cmd_doctor, usage_doctor },
     { "up", "boot the lab: src, dst, backup hosts with emulated CXL", cmd_up, usage_up },
     { "down", "stop everything the lab started", cmd_down, usage_down },
+    { "exec", "run a command on a host's console", cmd_exec, usage_exec },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -144,7 +144,15 @@ int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
     }
     vm_path(s->run_dir, "console.sock", p, sizeof(p));
     if (console_open(&vm->con, s->name, p, 20) != CONSOLE_OK || !vm_running(vm)) {
-        snprintf(err, errlen, "[%s] QEMU did not start (see %s/qemu.log)", s->name, s->run_dir);
+        char last[512] = "";
+        vm_path(s->run_dir, "qemu.log", p, sizeof(p));
+        FILE *log = fopen(p, "r");
+        while (log && fgets(last, sizeof(last), log))
+            ;
+        if (log)
+            fclose(log);
+        last[strcspn(last, "\n")] = '\0';
+        snprintf(err, errlen, "[%s] QEMU did not start: %.300s (log: %s)", s->name, last, p);
         vm_stop(vm);
         return -1;
     }

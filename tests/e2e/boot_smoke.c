@@ -74,7 +74,7 @@ static void guest_smoke(const char *state)
     snprintf(disk, sizeof(disk), "%s/disk.img", dir);
     snprintf(run, sizeof(run), "%s/guest", state);
     snprintf(append, sizeof(append),
-             "console=ttyS0 root=/dev/vda rw net.ifnames=0 ip=%s::%s:255.255.255.0:fmlab-vm:eth0:off "
+             "console=ttyS0 root=LABEL=fmlab-guest rw net.ifnames=0 ip=%s::%s:255.255.255.0:fmlab-vm:eth0:off "
              "fmlab.redis_port=%u fmlab.agent_port=%s",
              vm_ip, config_get(&cfg, "SRC_IP"), base, config_get(&cfg, "AGENT_PORT"));
     /* restrict=on: the NIC has a link but reaches nothing outside the guest */
@@ -130,7 +130,7 @@ static void host_smoke(const char *state)
     struct vm_spec spec = { .name = "host", .accel = "tcg", .cpu = config_get(&cfg, "HOST_CPU"),
                             .vcpus = (unsigned)config_get_uint(&cfg, "HOST_VCPUS"),
                             .mem = config_get_size(&cfg, "HOST_MEM"), .kernel = kernel,
-                            .initrd = initrd, .append = "console=ttyS0 root=/dev/vda rw net.ifnames=0",
+                            .initrd = initrd, .append = "console=ttyS0 root=LABEL=fmlab-host rw net.ifnames=0",
                             .disk = disk, .snapshot = true, .run_dir = run };
     if (boot(&vm, &spec, run) < 0)
         return;

@@ -1,0 +1,77 @@
+/*
+ * cmd_exec.c: `fmlab exec HOST [--timeout S] -- COMMAND...`: run a shell command on a
+ * host's serial console and return its output and exit status, as a script would over
+ * ssh. Uses the same framed console protocol as the runner (console.c).
+ */
+#include "console.h"
+#include "fmlab.h"
+#include "lab.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+void usage_exec(void)
+{
+    printf("usage: fmlab exec HOST [--timeout SECONDS] -- COMMAND...\n"
+           "Runs COMMAND in a root shell on HOST (src, dst, backup) through its console;\n"
+           "prints its output and exits with its status.\n");
+}
+
+int cmd_exec(int argc, char **argv)
+{
+    struct config cfg;
+    struct console con;
+    char sock[PATH_MAX], cmd[8192] = "", *out;
+    int i = 1, timeout = 0, status = -1;
+
+    if (argc < 3) {
+        usage_exec();
+        return 2;
+    }
+    const char *host = argv[i++];
+    if (!lab_find_host(host)) {
+        fprintf(stderr, "fmlab exec: unknown host '%s' (src, dst, backup)\n", host);
+        return 2;
+    }
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+            timeout = atoi(argv[++i]);
+    for (i++; i < argc; i++)
+        snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s", cmd[0] ? " " : "", argv[i]);
+    if (!cmd[0]) {
+        fprintf(stderr, "fmlab exec: no command after --\n");
+        return 2;
+    }
+    if (config_load(&cfg, config_default_path(), environ)) {
+        config_print_errors(&cfg, stderr);
+        return 1;
+    }
+    if (!timeout)
+        timeout = (int)config_get_uint(&cfg, "CMD_TIMEOUT");
+    lab_path(&cfg, host, sock, sizeof(sock));
+    strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
+    config_free(&cfg);
+    if (console_open(&con, host, sock, 3) != CONSOLE_OK) {
+        fprintf(stderr, "fmlab exec: host %s is not up (no console at %s; fmlab up)\n", host, sock);
+        return 1;
+    }
+    out = malloc(1 << 16);
+    int rc = out ? console_run(&con, cmd, timeout, out, 1 << 16, &status) : CONSOLE_ERROR;
+    console_close(&con);
+    if (rc != CONSOLE_OK) {
+        fprintf(stderr, "fmlab exec: %s: %s\n", host, console_strerror(rc));
+        free(out);
+        return 1;
+    }
+    /* the console turns \n into \r\n */
+    for (char *p = out; *p; p++)
+        if (*p != '\r')
+            putchar(*p);
+    if (out[0])
+        putchar('\n');
+    free(out);
+    return status;
+}
