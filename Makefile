@@ -4,8 +4,10 @@
 #   make             build the lab runner build/fmlab
 #   make image       the L2 guest image (Debian + redis + fmlab-agent), cached
 #   make host-image  the L1 host image (Debian + QEMU + numactl/ndctl/OVS/...), cached
-#   make lab-up      build whatever is missing and bring the lab up (see README)
-#   make test        unit tests, config and doctor checks, boot smoke of both images
+#   make lab-up      build whatever is missing and bring the lab up (src, dst, backup)
+#   make lab-down    stop everything the lab started
+#   make test        unit tests, config and doctor checks, boot smoke of both images,
+#                    the lab lifecycle (up, checks, down, SIGKILL + down)
 #   make test-repro  build both images twice from cold, compare sha256
 #
 # config.txt values reach Make only through `build/fmlab config get KEY`.
@@ -28,8 +30,8 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 # Debian packages (this machine's suite) needed to build and run everything.
 DEPS := $(shell grep -v '^\#' deps.txt)
 
-.PHONY: all deps image host-image images lab-up test test-unit test-config \
-        test-doctor test-boot test-repro clean
+.PHONY: all deps image host-image images lab-up lab-down test test-unit test-config \
+        test-doctor test-boot test-lab test-repro clean
 
 all: $(FMLAB)
 
@@ -75,13 +77,14 @@ host-image: $(FMLAB)
 
 images: image host-image
 
-# Today: builds the runner and both images and checks the machine; the nested lab
-# (src/dst/backup hosts) is brought up by `fmlab up` once it exists.
+# Builds whatever is missing (runner, images), then boots src, dst and backup.
 lab-up: images
-	@$(FMLAB) doctor || true
-	@echo "lab-up: images ready in $(call CFG,CACHE_DIR)/images; booting the src/dst/backup hosts is not implemented yet"
+	$(FMLAB) up
 
-test: test-unit test-config test-doctor test-boot
+lab-down: $(FMLAB)
+	$(FMLAB) down
+
+test: test-unit test-config test-doctor test-boot test-lab
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -94,6 +97,9 @@ test-doctor: $(FMLAB) image
 
 test-boot: $(E2E_BINS) image host-image
 	$(B)/tests/boot_smoke
+
+test-lab: $(FMLAB) image host-image
+	tests/lab_lifecycle.sh $(FMLAB)
 
 test-repro: $(FMLAB)
 	tests/repro.sh $(FMLAB)

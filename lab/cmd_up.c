@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,10 +73,6 @@ static int check_inputs(const struct config *cfg, char *err, size_t errlen)
     char path[PATH_MAX];
     pid_t pids[8];
 
-    if (geteuid() != 0) {
-        snprintf(err, errlen, "must run as root (it creates a network namespace, taps and a bridge)");
-        return -1;
-    }
     if (lab_find_qemus(cfg, pids, 8) > 0) {
         snprintf(err, errlen, "a lab is already up (QEMU pid %d): see fmlab status, or fmlab down", (int)pids[0]);
         return -1;
@@ -109,9 +106,23 @@ static int network_up(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* The lab's SSH key pair, made once per cache dir; hosts get the public key by fw_cfg. */
+static int ssh_key_up(const struct config *cfg, char *err, size_t errlen)
+{
+    char key[PATH_MAX], cmd[3 * PATH_MAX];
+    lab_ssh_key(cfg, key, sizeof(key));
+    if (access(key, R_OK) == 0)
+        return 0;
+    snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 \"$(dirname '%s')\" && ssh-keygen -q -t ed25519 -N '' "
+             "-C fmlab-lab -f '%s'", key, key);
+    return run("lab SSH key generation (ssh-keygen)", cmd, err, errlen);
+}
+
 static int storage_up(const struct config *cfg, char *err, size_t errlen)
 {
     char cmd[2 * PATH_MAX + 64];
+    if (ssh_key_up(cfg, err, errlen))
+        return -1;
     int fd = open(LAB_POOL_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)config_get_size(cfg, "CXL_POOL_SIZE")) < 0) {
         snprintf(err, errlen, "cannot create the CXL pool %s: %s", LAB_POOL_PATH, strerror(errno));
@@ -139,6 +150,11 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
     double secs = 0;
     struct timespec t0, t1;
 
+    /* die with the runner: a SIGKILLed `fmlab up` must not leave workers that could
+     * start a QEMU after `fmlab down` has run */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -315,6 +331,11 @@ int cmd_up(int argc, char **argv)
 
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
+        return 1;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr, "fmlab up: must run as root (it creates a network namespace, taps and a bridge)\n");
+        config_free(&cfg);
         return 1;
     }
     int lock = lab_lock(&cfg, err, sizeof(err));

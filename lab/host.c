@@ -98,6 +98,9 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     add_numa(cfg, hs, vcpus);
     extra(hs, "-netdev"), extra(hs, "tap,id=net0,ifname=fmlab-%s,script=no,downscript=no", h->name);
     extra(hs, "-device"), extra(hs, "virtio-net-pci,netdev=net0,mac=52:54:00:fa:01:%02x", index + 1);
+    char key[PATH_MAX];
+    lab_ssh_key(cfg, key, sizeof(key));
+    extra(hs, "-fw_cfg"), extra(hs, "name=opt/fmlab/authorized_keys,file=%s.pub", key);
     extra(hs, "-virtfs");
     extra(hs, "local,path=%s/guest,mount_tag=fmlab-guest,security_model=none,readonly=on", images);
     if (h->guest_disk) {
@@ -142,9 +145,12 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
     char out[4096], cmd[1024];
     int t = (int)config_get_uint(cfg, "CMD_TIMEOUT");
 
-    snprintf(cmd, sizeof(cmd), "systemctl is-system-running --wait >/dev/null; "
-             "ip -4 -o addr show br0 | grep -q ' %s/'", config_get(cfg, h->ip_key));
-    if (step(vm, "br0 has its address", cmd, t, out, sizeof(out), err, errlen))
+    /* networkd may still be configuring br0 when boot is reported complete: wait, bounded */
+    snprintf(cmd, sizeof(cmd), "systemctl is-system-running --wait >/dev/null; i=0; "
+             "until ip -4 -o addr show br0 2>/dev/null | grep -q ' %s/' || [ $i -ge %d ]; do "
+             "i=$((i+1)); sleep 1; done; ip -4 -o addr show br0 | grep -q ' %s/'",
+             config_get(cfg, h->ip_key), t, config_get(cfg, h->ip_key));
+    if (step(vm, "br0 has its address", cmd, 2 * t, out, sizeof(out), err, errlen))
         return -1;
     snprintf(cmd, sizeof(cmd), "mkdir -p %s && { mountpoint -q %s || mount -t 9p -o "
              "trans=virtio,version=9p2000.L,ro fmlab-guest %s; } && test -r %s/vmlinuz",

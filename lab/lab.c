@@ -75,6 +75,11 @@ int lab_lock(const struct config *cfg, char *err, size_t errlen)
     return fd;
 }
 
+void lab_ssh_key(const struct config *cfg, char *out, size_t len)
+{
+    snprintf(out, len, "%s/keys/lab_ed25519", config_get(cfg, "CACHE_DIR"));
+}
+
 const char *lab_repo_dir(void)
 {
     static char dir[PATH_MAX];

@@ -30,6 +30,8 @@ void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
 /* Take the lab's lock (one up/down at a time). Returns an fd to keep open, or -1 with
  * err naming the holder. */
 int lab_lock(const struct config *cfg, char *err, size_t errlen);
+/* The lab's SSH private key (CACHE_DIR/keys/lab_ed25519; .pub beside it). */
+void lab_ssh_key(const struct config *cfg, char *out, size_t len);
 /* Directory holding this fmlab checkout (netsetup/ and images are found from it). */
 const char *lab_repo_dir(void);
 

@@ -12,7 +12,10 @@ static const struct fmlab_command commands[] = {
     { "doctor", "preflight: can this machine run the lab?", cmd_doctor, usage_doctor },
     { "up", "boot the lab: src, dst, backup hosts with emulated CXL", cmd_up, usage_up },
     { "down", "stop everything the lab started", cmd_down, usage_down },
+    { "status", "hosts of the lab: state, pid, uptime, addresses, logs", cmd_status, usage_status },
+    { "console", "attach to a host's serial console (Ctrl-] detaches)", cmd_console, usage_console },
     { "exec", "run a command on a host's console", cmd_exec, usage_exec },
+    { "ssh", "ssh into a host with the lab's key", cmd_ssh, usage_ssh },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

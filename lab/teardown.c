@@ -32,11 +32,16 @@ static bool is_lab_qemu(pid_t pid, const char *needle)
     close(fd);
     if (n <= 0)
         return false;
+    buf[n] = '\0';
+    /* the process must be QEMU itself (argv[0]), not a command that merely names it */
+    const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+    if (strncmp(base, "qemu-system", 11) != 0)
+        return false;
     for (ssize_t i = 0; i < n; i++)
         if (buf[i] == '\0')
             buf[i] = ' ';
     buf[n] = '\0';
-    return strstr(buf, "qemu-system") && strstr(buf, needle);
+    return strstr(buf, needle) != NULL;
 }
 
 int lab_find_qemus(const struct config *cfg, pid_t *pids, int max)

@@ -1,0 +1,90 @@
+/*
+ * cmd_console.c: `fmlab console HOST`: attach the terminal to a host's serial console.
+ * The terminal goes raw; Ctrl-] detaches. QEMU keeps logging the console meanwhile
+ * (STATE_DIR/HOST/console.log), attached or not.
+ */
+#include "fmlab.h"
+#include "lab.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void usage_console(void)
+{
+    printf("usage: fmlab console HOST\n"
+           "Attaches to the serial console of HOST (src, dst, backup). Ctrl-] detaches.\n");
+}
+
+static int relay(int sock)
+{
+    struct pollfd fds[2] = { { .fd = 0, .events = POLLIN }, { .fd = sock, .events = POLLIN } };
+    char buf[4096];
+
+    for (;;) {
+        if (poll(fds, 2, -1) < 0)
+            return 1;
+        if (fds[0].revents & POLLIN) {
+            ssize_t n = read(0, buf, sizeof(buf));
+            if (n <= 0 || memchr(buf, 0x1d, (size_t)n))   /* Ctrl-] */
+                return 0;
+            if (send(sock, buf, (size_t)n, MSG_NOSIGNAL) != n)
+                return 1;
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP)) {
+            ssize_t n = read(sock, buf, sizeof(buf));
+            if (n <= 0) {
+                fprintf(stderr, "\r\n[console closed: the host stopped]\r\n");
+                return 1;
+            }
+            if (write(1, buf, (size_t)n) != n)
+                return 1;
+        }
+    }
+}
+
+int cmd_console(int argc, char **argv)
+{
+    struct config cfg;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct termios saved, raw;
+
+    if (argc < 2 || !lab_find_host(argv[1])) {
+        fprintf(stderr, "fmlab console: which host? (src, dst, backup)\n");
+        return 2;
+    }
+    if (config_load(&cfg, config_default_path(), environ)) {
+        config_print_errors(&cfg, stderr);
+        return 1;
+    }
+    lab_path(&cfg, argv[1], sa.sun_path, sizeof(sa.sun_path) - 16);
+    strncat(sa.sun_path, "/console.sock", sizeof(sa.sun_path) - strlen(sa.sun_path) - 1);
+    config_free(&cfg);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "fmlab console: host %s is not up, or another session is attached (%s)\n",
+                argv[1], sa.sun_path);
+        return 1;
+    }
+    fprintf(stderr, "[attached to %s; Ctrl-] detaches]\r\n", argv[1]);
+    bool tty = tcgetattr(0, &saved) == 0;
+    if (tty) {
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(0, TCSANOW, &raw);
+    }
+    if (send(sock, "\r", 1, MSG_NOSIGNAL) != 1)
+        fprintf(stderr, "fmlab console: write failed\n");
+    int rc = relay(sock);
+    if (tty)
+        tcsetattr(0, TCSANOW, &saved);
+    fprintf(stderr, "\n[detached from %s]\n", argv[1]);
+    close(sock);
+    return rc;
+}

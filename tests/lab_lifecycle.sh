@@ -1,0 +1,83 @@
+#!/bin/sh
+# tests/lab_lifecycle.sh FMLAB: the nested lab end to end, on real VMs.
+#
+# 1. up: all three hosts ready; each shows NUMA node 1 with memory and no CPUs, HMAT
+#    marks node 1 slower; bytes src writes to the CXL pool are read back by dst and
+#    backup; hosts ping each other by name; a second `fmlab up` is refused.
+# 2. down: no QEMU of the lab, tap, bridge, namespace or /dev/shm file remains.
+# 3. kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
+# 4. bad input: not root, missing images: one clear line each, nothing started.
+set -u
+fmlab=$1
+state=$($fmlab config get STATE_DIR)
+fail=0
+ok()    { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fail=1; }
+check() { desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else notok "$desc"; fi; }
+on()    { host=$1; shift; $fmlab exec "$host" -- "$@"; }
+
+# Nothing of the lab may remain: QEMUs (command line names STATE_DIR), namespace,
+# taps and bridge (they live in the namespace, but check L0 too), pool file.
+assert_clean() {
+    check "$1: no QEMU of the lab" sh -c "! pgrep -f '[q]emu-system.*$state/'"
+    check "$1: no network namespace fmlab" sh -c "! ip netns list | grep -qw '^fmlab'"
+    check "$1: no fmlab tap or bridge at L0" sh -c "! ip -o link | grep -q fmlab"
+    check "$1: no lab file in /dev/shm" sh -c "! ls /dev/shm | grep -q fmlab"
+}
+
+$fmlab down >/dev/null 2>&1
+
+echo "# bad input"
+out=$(setpriv --reuid 65534 --regid 65534 --clear-groups $fmlab up 2>&1); rc=$?
+[ $rc -ne 0 ] && [ "$out" = "fmlab up: must run as root (it creates a network namespace, taps and a bridge)" ] \
+    && ok "not root: one clear line" || notok "not root: $out"
+out=$(FMLAB_CACHE_DIR=/nonexistent $fmlab up 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "missing /nonexistent/images/guest/vmlinuz (build it: make image)" \
+    && ok "missing image names the file and the make target" || notok "missing image: $out"
+assert_clean "after refused ups"
+
+echo "# up"
+t0=$(date +%s)
+$fmlab up; rc=$?
+echo "# fmlab up took $(( $(date +%s) - t0 )) s"
+[ $rc -eq 0 ] && ok "fmlab up" || notok "fmlab up exit $rc"
+check "status: 3 of 3 hosts running" sh -c "$fmlab status | grep -q '^3 of 3 hosts running'"
+out=$($fmlab up 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q 'a lab is already up' && ok "a second up is refused: $out" \
+    || notok "second up: $out"
+for h in src dst backup; do
+    check "[$h] node 1: memory, no CPUs" on $h "numactl -H | grep -q '^node 1 cpus: *\$' && numactl -H | grep -Eq '^node 1 size: [1-9]'"
+    check "[$h] HMAT: node 1 slower than node 0" on $h \
+        '[ $(cat /sys/devices/system/node/node1/access0/initiators/read_latency) -gt $(cat /sys/devices/system/node/node0/access0/initiators/read_latency) ]'
+    check "[$h] kvm_amd loaded, /dev/kvm present" on $h "lsmod | grep -q '^kvm_amd' && test -c /dev/kvm"
+    check "[$h] CXL pool is /dev/dax0.0 on node 1" on $h "test -c /dev/dax0.0 && [ \$(cat /sys/bus/dax/devices/dax0.0/target_node) = 1 ]"
+done
+mark="fmlab-pool-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+check "[src] writes '$mark' into the pool" on src "printf %s $mark > /tmp/mark && daxio -i /tmp/mark -o /dev/dax0.0 -s 1048576 -l ${#mark}"
+for h in dst backup; do
+    got=$(on $h "daxio -i /dev/dax0.0 -o /tmp/mark -k 1048576 -l ${#mark} >/dev/null 2>&1; cat /tmp/mark")
+    [ "$got" = "$mark" ] && ok "[$h] reads the same bytes from the pool" || notok "[$h] pool read '$got'"
+done
+check "[backup] pings src and dst by name" on backup "ping -c1 -W3 src && ping -c1 -W3 dst"
+check "[src] pings dst and backup by name" on src "ping -c1 -W3 dst && ping -c1 -W3 backup"
+
+echo "# down"
+$fmlab down; rc=$?
+[ $rc -eq 0 ] && ok "fmlab down" || notok "fmlab down exit $rc"
+assert_clean "after down"
+check "down again is a no-op" $fmlab down
+
+echo "# SIGKILL in the middle of up"
+$fmlab up >/tmp/fmlab-kill-test.log 2>&1 &
+runner=$!
+i=0
+until pgrep -f "[q]emu-system.*$state/[a-z]+/qmp" >/dev/null || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
+sleep 15
+kill -9 $runner
+wait $runner 2>/dev/null
+check "hosts were running when the runner was killed" pgrep -f "[q]emu-system.*$state/"
+$fmlab down; rc=$?
+[ $rc -eq 0 ] && ok "fmlab down after SIGKILL" || notok "fmlab down after SIGKILL exit $rc"
+sleep 2
+assert_clean "after SIGKILL + down"
+exit $fail
