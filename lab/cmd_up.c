@@ -10,6 +10,7 @@
  */
 #include "accel.h"
 #include "fmlab.h"
+#include "guest.h"
 #include "host.h"
 #include "lab.h"
 #include "teardown.h"
@@ -30,10 +31,11 @@ static volatile sig_atomic_t interrupted;
 
 void usage_up(void)
 {
-    printf("usage: fmlab up\n"
+    printf("usage: fmlab up [--no-guest]\n"
            "Boots the lab's hosts src, dst and backup (L1 QEMUs at L0) in parallel, with\n"
-           "emulated CXL (NUMA node 1 + a shared pool device) and the lab network, and\n"
-           "waits until each is ready. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n");
+           "emulated CXL (NUMA node 1 + a shared pool device) and the lab network, waits\n"
+           "until each is ready, then boots the redis guest inside src (not with --no-guest)\n"
+           "and checks redis from backup. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n");
 }
 
 static void on_signal(int sig)
@@ -290,10 +292,21 @@ static void print_summary(const struct config *cfg, double secs)
         printf("%-7s %-12s %-9.1f %-10.1f %-8d %s/console.log\n", lab_hosts[i].name,
                config_get(cfg, lab_hosts[i].ip_key), boot, ready, retries, dir);
     }
+    char path[PATH_MAX];
+    lab_path(cfg, "vm.ready", path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    if (f) {
+        double boot = 0;
+        int retries = 0;
+        if (fscanf(f, "boot_s=%lf retries=%d", &boot, &retries) == 2)
+            printf("%-7s %-12s %-9.1f %-10s %-8d src:%s\n", "vm", config_get(cfg, "VM_IP"), boot, "-", retries,
+                   GUEST_CONSOLE_LOG);
+        fclose(f);
+    }
     printf("\nlab up in %.1f s. fmlab status shows it; fmlab down stops it.\n", secs);
 }
 
-static int bring_up(const struct config *cfg, char *err, size_t errlen)
+static int bring_up(const struct config *cfg, bool with_guest, char *err, size_t errlen)
 {
     const char *accel = choose_accel(cfg);
     char path[PATH_MAX];
@@ -319,7 +332,9 @@ static int bring_up(const struct config *cfg, char *err, size_t errlen)
                  failed == 1 ? "" : "s", config_get(cfg, "STATE_DIR"));
         return -1;
     }
-    return interrupted ? (snprintf(err, errlen, "interrupted"), -1) : pool_setup(cfg, err, errlen);
+    if (interrupted || pool_setup(cfg, err, errlen))
+        return interrupted ? (snprintf(err, errlen, "interrupted"), -1) : -1;
+    return with_guest && !interrupted ? guest_up(cfg, err, errlen) : 0;
 }
 
 int cmd_up(int argc, char **argv)
@@ -327,7 +342,7 @@ int cmd_up(int argc, char **argv)
     struct config cfg;
     char err[2048];
     struct timespec t0, t1;
-    (void)argc, (void)argv;
+    bool with_guest = !(argc > 1 && strcmp(argv[1], "--no-guest") == 0);
 
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
@@ -350,7 +365,7 @@ int cmd_up(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = bring_up(&cfg, err, sizeof(err));
+    int rc = bring_up(&cfg, with_guest, err, sizeof(err));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == 0) {
         print_summary(&cfg, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

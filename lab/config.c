@@ -66,6 +66,7 @@ static const struct config_key schema[] = {
     { "VM_CONSOLE_PORT", CT_PORT, "4446", NULL },
     { "BOOT_TIMEOUT", CT_UINT, "180", NULL },
     { "BOOT_RETRIES", CT_UINT, "2", NULL },
+    { "GUEST_BOOT_TIMEOUT", CT_UINT, "420", NULL },
     { "CMD_TIMEOUT", CT_UINT, "60", NULL },
 };
 #define N_KEYS ((int)(sizeof(schema) / sizeof(schema[0])))

@@ -183,3 +183,41 @@ const char *console_strerror(int rc)
     default: return "console error";
     }
 }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int console_wait_boot(struct console *c, int timeout_s, double *seconds, char *err, size_t errlen)
+{
+    static const char *const stages[] = { "Linux version", "systemd\\[1\\]|Welcome to",
+                                          CONSOLE_ROOT_PROMPT };
+    static const char *const names[] = { "kernel", "userspace", "ready" };
+    double t0 = now_s();
+    int reached = -1;
+
+    while (reached < 2) {
+        int left = timeout_s - (int)(now_s() - t0);
+        int rc = left > 0 ? console_expect_any(c, stages, 3, left) : CONSOLE_TIMEOUT;
+        if (rc < 0) {
+            printf("[%s] boot %s after %.1f s waiting for %s\n", c->name, console_strerror(rc),
+                   now_s() - t0, names[reached + 1]);
+            snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s", c->name,
+                     console_strerror(rc), now_s() - t0, names[reached + 1]);
+            return rc;
+        }
+        for (int s = reached + 1; s <= rc; s++)
+            printf("[%s] %s%s (%.1f s)\n", c->name, names[s], s < 2 ? "…" : "", now_s() - t0);
+        if (rc > reached)
+            reached = rc;
+        fflush(stdout);
+    }
+    *seconds = now_s() - t0;
+    int rc = console_prepare_shell(c, 30);
+    if (rc != CONSOLE_OK)
+        snprintf(err, errlen, "[%s] shell setup %s", c->name, console_strerror(rc));
+    return rc;
+}

@@ -22,6 +22,9 @@ int console_expect(struct console *c, const char *regex, int timeout_s);
 /* Wait for the first of several regexps; returns its index (>= 0) or a CONSOLE_* error. */
 int console_expect_any(struct console *c, const char *const *regexes, int n, int timeout_s);
 int console_send(struct console *c, const char *text);
+/* Wait for kernel, userspace and the root prompt, printing "[name] kernel… (2.1 s)" per
+ * stage; then prepare the shell. CONSOLE_OK with *seconds, or an error with err set. */
+int console_wait_boot(struct console *c, int timeout_s, double *seconds, char *err, size_t errlen);
 /* After autologin: quiet kernel messages on the console, fixed shell settings. */
 int console_prepare_shell(struct console *c, int timeout_s);
 /* Run a shell command; its output (up to outlen-1 bytes, NUL-terminated) and exit status. */

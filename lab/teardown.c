@@ -154,5 +154,7 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
     failures += remove_file(path, "shared guest disk");
     lab_path(cfg, "lab.state", path, sizeof(path));
     unlink(path);
+    lab_path(cfg, "vm.ready", path, sizeof(path));
+    unlink(path);
     return failures;
 }

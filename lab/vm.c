@@ -173,41 +173,11 @@ bool vm_running(struct vm *vm)
     return true;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int vm_wait_boot(struct vm *vm, int timeout_s, double *seconds, char *err, size_t errlen)
 {
-    static const char *const stages[] = { "Linux version", "systemd\\[1\\]|Welcome to",
-                                          CONSOLE_ROOT_PROMPT };
-    static const char *const names[] = { "kernel", "userspace", "ready" };
-    double t0 = now_s();
-    int reached = -1;
-
-    while (reached < 2) {
-        int left = timeout_s - (int)(now_s() - t0);
-        int rc = left > 0 ? console_expect_any(&vm->con, stages, 3, left) : CONSOLE_TIMEOUT;
-        if (rc < 0) {
-            printf("[%s] boot %s after %.1f s waiting for %s\n", vm->name, console_strerror(rc),
-                   now_s() - t0, names[reached + 1]);
-            snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s (console log: %s/console.log)",
-                     vm->name, console_strerror(rc), now_s() - t0, names[reached + 1], vm->run_dir);
-            return -1;
-        }
-        for (int s = reached + 1; s <= rc; s++)
-            printf("[%s] %s%s (%.1f s)\n", vm->name, names[s], s < 2 ? "…" : "", now_s() - t0);
-        if (rc > reached)
-            reached = rc;
-        fflush(stdout);
-    }
-    *seconds = now_s() - t0;
-    int rc = console_prepare_shell(&vm->con, 30);
-    if (rc != CONSOLE_OK) {
-        snprintf(err, errlen, "[%s] shell setup %s", vm->name, console_strerror(rc));
+    char why[256];
+    if (console_wait_boot(&vm->con, timeout_s, seconds, why, sizeof(why)) != CONSOLE_OK) {
+        snprintf(err, errlen, "%s (console log: %s/console.log)", why, vm->run_dir);
         return -1;
     }
     return 0;

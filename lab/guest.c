@@ -1,0 +1,147 @@
+/*
+ * guest.c: the L2 guest of the study (Debian + one redis per vCPU) inside src.
+ *
+ * src's own QEMU runs it under KVM (nested, through kvm_amd in the host) from the shared
+ * guest disk (the L0 file attached to src and dst, found by its serial), with the guest
+ * image's kernel from the 9p share. Its serial console and QMP listen on TCP on src's lab
+ * address; the runner reaches both from L0 by creating its sockets inside the lab
+ * namespace (netns.c). An HMP socket stays in the host for the study's socat habits.
+ */
+#include "guest.h"
+#include "console.h"
+#include "lab.h"
+#include "netns.h"
+#include "qmp.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void guest_command(const struct config *cfg, const char *host_ip, char *out, size_t len)
+{
+    uint64_t prefix = config_get_uint(cfg, "LAB_NET_PREFIX");
+    uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+    snprintf(out, len,
+             "rm -f %s; qemu-system-x86_64 -name vm -machine q35 -accel kvm -cpu host -smp %s -m %s "
+             "-nodefaults -no-user-config -display none -no-reboot "
+             "-kernel %s/vmlinuz -initrd %s/initrd.img "
+             "-append 'console=ttyS0 root=LABEL=fmlab-guest rw net.ifnames=0 "
+             "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "
+             "-drive file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off "
+             "-device virtio-blk-pci,drive=disk0 "
+             "-netdev bridge,id=n0,br=br0 -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
+             "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
+             "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
+             "-daemonize -pidfile %s",
+             GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"), config_get(cfg, "GUEST_MEM"),
+             LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
+             (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "AGENT_PORT"),
+             host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,
+             config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_PIDFILE);
+}
+
+/* Run cmd on host's console; 0 if it exits 0, else err gets what and the output. */
+static int on_host(const struct config *cfg, const char *host, const char *what, const char *cmd,
+                   int timeout_s, char *err, size_t errlen)
+{
+    struct console con;
+    char sock[PATH_MAX], out[2048];
+    int status = -1;
+
+    lab_path(cfg, host, sock, sizeof(sock));
+    strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
+    if (console_open(&con, host, sock, 10) != CONSOLE_OK) {
+        snprintf(err, errlen, "[vm] %s: cannot attach to %s's console", what, host);
+        return -1;
+    }
+    int rc = console_run(&con, cmd, timeout_s, out, sizeof(out), &status);
+    console_close(&con);
+    if (rc == CONSOLE_OK && status == 0)
+        return 0;
+    snprintf(err, errlen, "[vm] %s (on %s: %s, exit %d): %.300s", what, host, console_strerror(rc), status, out);
+    return -1;
+}
+
+static int wait_prompt(const struct config *cfg, double *secs, char *err, size_t errlen)
+{
+    struct console con;
+    const char *src_ip = config_get(cfg, "SRC_IP");
+    int fd = netns_connect_tcp(LAB_NETNS, src_ip, (uint16_t)config_get_uint(cfg, "VM_CONSOLE_PORT"), 30);
+    if (fd < 0 || console_open_fd(&con, "vm", fd) != CONSOLE_OK) {
+        snprintf(err, errlen, "[vm] cannot reach the guest console at %s:%s", src_ip, config_get(cfg, "VM_CONSOLE_PORT"));
+        return -1;
+    }
+    /* the prompt may already be printed if we connected late: a newline brings it back */
+    console_send(&con, "\r");
+    int rc = console_wait_boot(&con, (int)config_get_uint(cfg, "GUEST_BOOT_TIMEOUT"), secs, err, errlen);
+    console_close(&con);
+    if (rc != CONSOLE_OK)
+        strncat(err, " (log in src: " GUEST_CONSOLE_LOG ")", errlen - strlen(err) - 1);
+    return rc == CONSOLE_OK ? 0 : -1;
+}
+
+static int check_qmp(const struct config *cfg, char *err, size_t errlen)
+{
+    struct qmp q;
+    int fd = netns_connect_tcp(LAB_NETNS, config_get(cfg, "SRC_IP"), (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), 10);
+    if (fd < 0 || qmp_open_fd(&q, fd, 10, err, errlen) != 0) {
+        if (fd < 0)
+            snprintf(err, errlen, "[vm] QMP not reachable at %s:%s", config_get(cfg, "SRC_IP"), config_get(cfg, "VM_QMP_PORT"));
+        return -1;
+    }
+    json_t *st = qmp_execute(&q, "query-status", NULL, 10, err, errlen);
+    const char *status = st ? json_string_value(json_object_get(st, "status")) : NULL;
+    int ok = status && strcmp(status, "running") == 0;
+    if (!ok && st)
+        snprintf(err, errlen, "[vm] QMP query-status: %s", status ? status : "?");
+    json_decref(st);
+    qmp_close(&q);
+    return ok ? 0 : -1;
+}
+
+static int check_redis_from_backup(const struct config *cfg, char *err, size_t errlen)
+{
+    char cmd[1024], what[64];
+    unsigned base = (unsigned)config_get_uint(cfg, "REDIS_BASE_PORT");
+    for (unsigned i = 0; i < config_get_uint(cfg, "GUEST_VCPUS"); i++) {
+        snprintf(cmd, sizeof(cmd), "i=0; until [ \"$(redis-cli -h vm -p %u ping 2>/dev/null)\" = PONG ] || "
+                 "[ $i -ge 60 ]; do i=$((i+1)); sleep 1; done; [ \"$(redis-cli -h vm -p %u ping)\" = PONG ]",
+                 base + i, base + i);
+        snprintf(what, sizeof(what), "redis on port %u answers PONG from backup", base + i);
+        if (on_host(cfg, "backup", what, cmd, 90, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
+int guest_up(const struct config *cfg, char *err, size_t errlen)
+{
+    char cmd[4096], path[PATH_MAX];
+    int retries = (int)config_get_uint(cfg, "BOOT_RETRIES");
+    double secs = 0;
+
+    for (int attempt = 0; attempt <= retries; attempt++) {
+        if (attempt) {
+            printf("[vm] retry %d of %d after: %s\n", attempt, retries, err);
+            on_host(cfg, "src", "stop the hung guest", "kill $(cat " GUEST_PIDFILE ") 2>/dev/null; sleep 2; true",
+                    30, err, errlen);
+        }
+        guest_command(cfg, config_get(cfg, "SRC_IP"), cmd, sizeof(cmd));
+        if (on_host(cfg, "src", "start the guest's QEMU in src", cmd, 60, err, errlen) == 0 &&
+            wait_prompt(cfg, &secs, err, errlen) == 0 && check_redis_from_backup(cfg, err, errlen) == 0 &&
+            check_qmp(cfg, err, errlen) == 0) {
+            lab_path(cfg, "vm.ready", path, sizeof(path));
+            FILE *f = fopen(path, "w");
+            if (f) {
+                fprintf(f, "boot_s=%.1f retries=%d\n", secs, attempt);
+                fclose(f);
+            }
+            printf("[vm] ready: redis answers from backup on %u port%s, QMP at %s:%s (%.1f s, %d retries)\n",
+                   (unsigned)config_get_uint(cfg, "GUEST_VCPUS"), config_get_uint(cfg, "GUEST_VCPUS") > 1 ? "s" : "",
+                   config_get(cfg, "SRC_IP"), config_get(cfg, "VM_QMP_PORT"), secs, attempt);
+            return 0;
+        }
+    }
+    return -1;
+}
