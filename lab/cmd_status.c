@@ -4,7 +4,10 @@
  * CXL node size, pool, console log.
  */
 #include "fmlab.h"
+#include "guest.h"
 #include "lab.h"
+#include "netns.h"
+#include "qmp.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -76,6 +79,23 @@ static json_t *host_json(const struct config *cfg, const struct lab_host *h)
                      "pool", LAB_POOL_PATH, "console_log", log);
 }
 
+/* The guest: its QEMU's own answer to query-status, through the lab namespace. */
+static json_t *guest_json(const struct config *cfg)
+{
+    struct qmp q;
+    char err[256], status[64] = "not running";
+    int fd = netns_connect_tcp(LAB_NETNS, config_get(cfg, "SRC_IP"),
+                               (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), 1);
+    if (fd >= 0 && qmp_open_fd(&q, fd, 3, err, sizeof(err)) == 0) {
+        json_t *st = qmp_execute(&q, "query-status", NULL, 3, err, sizeof(err));
+        snprintf(status, sizeof(status), "%s", st ? json_string_value(json_object_get(st, "status")) : "no answer");
+        json_decref(st);
+        qmp_close(&q);
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "vm", "state", status, "host", "src",
+                     "address", config_get(cfg, "VM_IP"), "console_log", "src:" GUEST_CONSOLE_LOG);
+}
+
 int cmd_status(int argc, char **argv)
 {
     struct config cfg;
@@ -92,7 +112,8 @@ int cmd_status(int argc, char **argv)
         running += strcmp(json_string_value(json_object_get(h, "state")), "running") == 0;
         json_array_append_new(hosts, h);
     }
-    json_t *all = json_pack("{s:o, s:b, s:s}", "hosts", hosts, "pool_present",
+    json_t *guest = running ? guest_json(&cfg) : json_pack("{s:s, s:s}", "name", "vm", "state", "not running");
+    json_t *all = json_pack("{s:o, s:o, s:b, s:s}", "hosts", hosts, "guest", guest, "pool_present",
                             access(LAB_POOL_PATH, F_OK) == 0, "state_dir", config_get(&cfg, "STATE_DIR"));
     if (as_json) {
         json_dumpf(all, stdout, JSON_INDENT(2));
@@ -110,6 +131,8 @@ int cmd_status(int argc, char **argv)
                    json_string_value(json_object_get(h, "cxl_node_mem")), LAB_POOL_PATH,
                    json_string_value(json_object_get(h, "console_log")));
         }
+        printf("%-7s %-8s %-8s %-9s %-11s %-8s %-24s %s\n", "vm", json_string_value(json_object_get(guest, "state")),
+               "-", "-", config_get(&cfg, "VM_IP"), "-", "in src", "src:" GUEST_CONSOLE_LOG);
         printf("%d of %d hosts running%s\n", running, LAB_N_HOSTS, running ? "" : " (fmlab up starts them)");
     }
     json_decref(all);

@@ -114,7 +114,7 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
         .cpu = strcmp(accel, "kvm") == 0 ? "host" : config_get(cfg, "HOST_CPU"), .vcpus = vcpus,
         .mem = dram + cxl, .mem_extra = hs->mem_extra, .kernel = hs->kernel, .initrd = hs->initrd,
         .append = hs->append, .disk = hs->disk, .snapshot = true, .run_dir = hs->run_dir,
-        .extra = hs->extra,
+        .extra = hs->extra, .cpuset = h->cpuset_key ? config_get(cfg, h->cpuset_key) : NULL,
     };
     return 0;
 }

@@ -7,8 +7,10 @@
  * progress lines, retrying hung boots, and stopping it (QMP quit, then signals).
  */
 #include "vm.h"
+#include "values.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -90,11 +92,37 @@ void vm_argv_free(char **argv)
     free(argv);
 }
 
-static pid_t spawn(char **argv, const char *log_path)
+/* CPUs of cpulist that this machine has; warns about the others. false if none. */
+static bool usable_cpus(const char *name, const char *cpulist, cpu_set_t *set)
+{
+    uint8_t mask[CPULIST_MAX / 8];
+    cpu_set_t online;
+    char missing[256] = "";
+
+    CPU_ZERO(set);
+    if (!parse_cpulist(cpulist, mask) || sched_getaffinity(0, sizeof(online), &online) != 0)
+        return false;
+    for (int c = 0; c < CPULIST_MAX && c < CPU_SETSIZE; c++) {
+        if (!(mask[c / 8] & (1u << (c % 8))))
+            continue;
+        if (CPU_ISSET(c, &online))
+            CPU_SET(c, set);
+        else
+            snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %d", c);
+    }
+    if (missing[0])
+        printf("[%s] warning: CPU set %s: this machine has no CPU%s; %s\n", name, cpulist, missing,
+               CPU_COUNT(set) ? "pinning to the others" : "not pinned");
+    return CPU_COUNT(set) > 0;
+}
+
+static pid_t spawn(char **argv, const char *log_path, const cpu_set_t *cpus)
 {
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    if (cpus)
+        sched_setaffinity(0, sizeof(*cpus), cpus);   /* QEMU's threads inherit it */
     setsid();
     umask(077);   /* QMP and console sockets: owner only */
     int null = open("/dev/null", O_RDONLY);
@@ -136,7 +164,9 @@ int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
     unlink(p);
     char **argv = vm_build_argv(s);
     vm_path(s->run_dir, "qemu.log", p, sizeof(p));
-    vm->pid = spawn(argv, p);
+    cpu_set_t cpus;
+    bool pin = s->cpuset && usable_cpus(s->name, s->cpuset, &cpus);
+    vm->pid = spawn(argv, p, pin ? &cpus : NULL);
     vm_argv_free(argv);
     if (vm->pid < 0) {
         snprintf(err, errlen, "[%s] fork: %s", s->name, strerror(errno));

@@ -26,6 +26,7 @@ struct vm_spec {
     bool snapshot;             /* writes go to a temporary overlay */
     const char *run_dir;       /* sockets, logs */
     const char *const *extra;  /* NULL-terminated extra QEMU arguments */
+    const char *cpuset;        /* pin QEMU to these L0 CPUs ("0,1", "2-3"); NULL: no pinning */
 };
 
 struct vm {

@@ -3,7 +3,8 @@
 #
 # 1. up: all three hosts ready; each shows NUMA node 1 with memory and no CPUs, HMAT
 #    marks node 1 slower; bytes src writes to the CXL pool are read back by dst and
-#    backup; hosts ping each other by name; a second `fmlab up` is refused.
+#    backup; hosts ping each other by name; the redis guest runs under KVM in src and
+#    answers from backup; src/dst are pinned to SRC_/DST_CPUSET; a second up is refused.
 # 2. down: no QEMU of the lab, tap, bridge, namespace or /dev/shm file remains.
 # 3. kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
 # 4. bad input: not root, missing images: one clear line each, nothing started.
@@ -59,6 +60,16 @@ for h in dst backup; do
     [ "$got" = "$mark" ] && ok "[$h] reads the same bytes from the pool" || notok "[$h] pool read '$got'"
 done
 check "[backup] pings src and dst by name" on backup "ping -c1 -W3 src && ping -c1 -W3 dst"
+check "[backup] redis in the guest answers PONG" on backup "[ \$(redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) ping) = PONG ]"
+check "[backup] the guest stores and returns a key" on backup "redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) set fmlab-k v42 && [ \$(redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) get fmlab-k) = v42 ]"
+check "status: the guest's QEMU says running (QMP from L0)" sh -c "$fmlab status | grep -q '^vm  *running'"
+check "[src] the guest runs under KVM inside src" on src "pgrep -f 'qemu-system-x86_64 -name vm -machine q35 -accel kvm'"
+for pair in src:SRC_CPUSET dst:DST_CPUSET; do
+    h=${pair%%:*}; want=$($fmlab config get ${pair#*:})
+    pid=$(cat "$state/$h/qemu.pid")
+    got=$(taskset -pc "$pid" | sed 's/.*: //')
+    [ "$got" = "$want" ] && ok "[$h] QEMU pinned to L0 CPUs $want" || notok "[$h] pinned to '$got', want '$want'"
+done
 check "[src] pings dst and backup by name" on src "ping -c1 -W3 dst && ping -c1 -W3 backup"
 
 echo "# down"
