@@ -8,9 +8,13 @@ say()  { printf '[%s] %s\n' "${FMLAB_STEP:-build}" "$*"; }
 die()  { printf '[%s] error: %s\n' "${FMLAB_STEP:-build}" "$*" >&2; exit 1; }
 
 # input_hash FILE|DIR... [-- STRING...]: sha256 over file names+contents and strings.
+# Names are taken relative to the repository, so the key does not depend on where the
+# checkout lives (a CI clone must hit the same cache).
 input_hash() {
     { while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-          find "$1" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+          (cd "$(dirname "$1")/.." &&
+           find "$(basename "$(dirname "$1")")/$(basename "$1")" -type f -print0 |
+           LC_ALL=C sort -z | xargs -0 sha256sum)
           shift
       done
       [ "${1:-}" = "--" ] && shift

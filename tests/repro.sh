@@ -33,6 +33,13 @@ for kind in guest host; do
         fail=1
     fi
 done
+# The cache key must not depend on where the checkout lives (CI clones elsewhere).
+mkdir -p "$work/elsewhere" && cp -a image "$work/elsewhere/"
+k1=$(sh -c '. image/common.sh; input_hash "$PWD/image/build.sh" "$PWD/image/rootfs-common" -- x')
+k2=$(cd "$work/elsewhere" && sh -c '. image/common.sh; input_hash "$PWD/image/build.sh" "$PWD/image/rootfs-common" -- x')
+[ "$k1" = "$k2" ] && echo "ok - cache key does not depend on the checkout path ($k1)" \
+    || { echo "not ok - cache key differs by checkout path: $k1 vs $k2"; fail=1; }
+
 t0=$(date +%s.%N)
 IMAGE_SIZE=$guest_size image/build.sh guest "$work/1" | grep -q 'cache hit'
 t=$(echo "$(date +%s.%N) - $t0" | bc)
