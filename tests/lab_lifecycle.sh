@@ -6,7 +6,8 @@
 #    backup; hosts ping each other by name; the redis guest runs under KVM in src and
 #    answers from backup; src/dst are pinned to SRC_/DST_CPUSET; a second up is refused.
 # 2. down: no QEMU of the lab, tap, bridge, namespace or /dev/shm file remains.
-# 3. kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
+# 3. Ctrl-C in the middle of `up`: up removes what it started by itself.
+#    kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
 # 4. bad input: not root, missing images: one clear line each, nothing started.
 set -u
 fmlab=$1
@@ -77,6 +78,19 @@ $fmlab down; rc=$?
 [ $rc -eq 0 ] && ok "fmlab down" || notok "fmlab down exit $rc"
 assert_clean "after down"
 check "down again is a no-op" $fmlab down
+
+echo "# Ctrl-C (SIGINT) in the middle of up: up itself takes down what it started"
+$fmlab up >/tmp/fmlab-int-test.log 2>&1 &
+runner=$!
+i=0
+until pgrep -f "[q]emu-system.*$state/[a-z]+/qmp" >/dev/null || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
+sleep 10
+kill -INT $runner
+wait $runner; rc=$?
+[ $rc -eq 130 ] && ok "interrupted up exits 130" || notok "interrupted up exit $rc"
+grep -q 'interrupted; taking down what was started' /tmp/fmlab-int-test.log \
+    && ok "interrupted up says it tears down" || notok "no teardown message: $(tail -n 3 /tmp/fmlab-int-test.log)"
+assert_clean "after Ctrl-C (no fmlab down)"
 
 echo "# SIGKILL in the middle of up"
 $fmlab up >/tmp/fmlab-kill-test.log 2>&1 &
