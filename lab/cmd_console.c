@@ -5,6 +5,7 @@
  */
 #include "fmlab.h"
 #include "lab.h"
+#include "netns.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -18,8 +19,9 @@ extern char **environ;
 
 void usage_console(void)
 {
-    printf("usage: fmlab console HOST\n"
-           "Attaches to the serial console of HOST (src, dst, backup). Ctrl-] detaches.\n");
+    printf("usage: fmlab console HOST|vm\n"
+           "Attaches to the serial console of HOST (src, dst, backup) or of the guest (vm,\n"
+           "through the lab network). Ctrl-] detaches.\n");
 }
 
 static int relay(int sock)
@@ -55,20 +57,34 @@ int cmd_console(int argc, char **argv)
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct termios saved, raw;
 
-    if (argc < 2 || !lab_find_host(argv[1])) {
-        fprintf(stderr, "fmlab console: which host? (src, dst, backup)\n");
+    bool vm = argc > 1 && strcmp(argv[1], "vm") == 0;
+    if (argc < 2 || (!vm && !lab_find_host(argv[1]))) {
+        fprintf(stderr, "fmlab console: which console? (src, dst, backup, vm)\n");
         return 2;
     }
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
         return 1;
     }
-    lab_path(&cfg, argv[1], sa.sun_path, sizeof(sa.sun_path) - 16);
-    strncat(sa.sun_path, "/console.sock", sizeof(sa.sun_path) - strlen(sa.sun_path) - 1);
+    int sock;
+    if (vm) {
+        /* the guest's serial console listens on src's lab address (see guest.c) */
+        sock = netns_connect_tcp(LAB_NETNS, config_get(&cfg, "SRC_IP"),
+                                 (uint16_t)config_get_uint(&cfg, "VM_CONSOLE_PORT"), 3);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s:%s in namespace %s", config_get(&cfg, "SRC_IP"),
+                 config_get(&cfg, "VM_CONSOLE_PORT"), LAB_NETNS);
+    } else {
+        lab_path(&cfg, argv[1], sa.sun_path, sizeof(sa.sun_path) - 16);
+        strncat(sa.sun_path, "/console.sock", sizeof(sa.sun_path) - strlen(sa.sun_path) - 1);
+        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (sock >= 0 && connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+            close(sock);
+            sock = -1;
+        }
+    }
     config_free(&cfg);
-    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        fprintf(stderr, "fmlab console: host %s is not up, or another session is attached (%s)\n",
+    if (sock < 0) {
+        fprintf(stderr, "fmlab console: %s is not up, or another session is attached (%s)\n",
                 argv[1], sa.sun_path);
         return 1;
     }

@@ -8,6 +8,7 @@
  * their output and exit status can be read back exactly, whatever the terminal echoes.
  */
 #include "console.h"
+#include "sock.h"
 
 #include <errno.h>
 #include <expect.h>
@@ -31,35 +32,13 @@ static void init_libexpect(void)
 
 int console_open(struct console *c, const char *name, const char *sock_path, int timeout_s)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    time_t deadline = time(NULL) + timeout_s;
-
-    init_libexpect();
-    memset(c, 0, sizeof(*c));
-    c->fd = -1;
-    snprintf(c->name, sizeof(c->name), "%s", name);
-    if (strlen(sock_path) >= sizeof(sa.sun_path))
-        return CONSOLE_ERROR;
-    strcpy(sa.sun_path, sock_path);
-    for (;;) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return CONSOLE_ERROR;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            /* libexpect only reads descriptors it knows: register the socket
-             * (without this, exp_expectl on a foreign fd crashes in libexpect 5.45). */
-            if (exp_spawnfd(fd) < 0) {
-                close(fd);
-                return CONSOLE_ERROR;
-            }
-            c->fd = fd;
-            return CONSOLE_OK;
-        }
-        close(fd);
-        if (time(NULL) >= deadline)
-            return CONSOLE_TIMEOUT;
-        usleep(100 * 1000);
+    int fd = sock_connect_unix(sock_path, timeout_s);
+    if (fd < 0) {
+        memset(c, 0, sizeof(*c));
+        c->fd = -1;
+        return CONSOLE_TIMEOUT;
     }
+    return console_open_fd(c, name, fd);
 }
 
 int console_open_fd(struct console *c, const char *name, int fd)
@@ -68,6 +47,8 @@ int console_open_fd(struct console *c, const char *name, int fd)
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->fd = -1;
+    /* libexpect only reads descriptors it knows: register the socket (without this,
+     * exp_expectl on a foreign fd crashes in libexpect 5.45) */
     if (exp_spawnfd(fd) < 0) {
         close(fd);
         return CONSOLE_ERROR;

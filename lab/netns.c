@@ -7,6 +7,7 @@
  * where it was. No process is started and nothing is routed out of the namespace.
  */
 #include "netns.h"
+#include "sock.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -40,22 +41,17 @@ static int socket_in_netns(const char *netns)
     return fd;
 }
 
+static int new_socket_in_netns(void *netns)
+{
+    return socket_in_netns(netns);
+}
+
 int netns_connect_tcp(const char *netns, const char *ip, uint16_t port, int timeout_s)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-    time_t deadline = time(NULL) + timeout_s;
 
     if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
         return -1;
-    for (;;) {
-        int fd = socket_in_netns(netns);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        close(fd);
-        if (time(NULL) >= deadline)
-            return -1;
-        sleep(1);
-    }
+    return sock_connect_retry(new_socket_in_netns, (void *)netns, (struct sockaddr *)&sa, sizeof(sa),
+                              timeout_s, 1000);
 }

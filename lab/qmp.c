@@ -5,6 +5,7 @@
  * objects may arrive in between and are kept in q->events for whoever waits on them.
  */
 #include "qmp.h"
+#include "sock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,27 +15,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-static int connect_unix(const char *path, int timeout_s)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    time_t deadline = time(NULL) + timeout_s;
-
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -1;
-    strcpy(sa.sun_path, path);
-    for (;;) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        close(fd);
-        if (time(NULL) >= deadline)
-            return -1;
-        usleep(100 * 1000);
-    }
-}
 
 json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen)
 {
@@ -136,7 +116,7 @@ json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeou
 
 int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen)
 {
-    int fd = connect_unix(sock_path, timeout_s);
+    int fd = sock_connect_unix(sock_path, timeout_s);
     if (fd < 0) {
         memset(q, 0, sizeof(*q));
         q->fd = -1;

@@ -27,6 +27,16 @@ assert_clean() {
     check "$1: no lab file in /dev/shm" sh -c "! ls /dev/shm | grep -q fmlab"
 }
 
+# Start `fmlab up` in the background (log in $1); return once a host QEMU runs and
+# $2 more seconds have passed. Sets $runner.
+start_up_and_wait() {
+    $fmlab up >"$1" 2>&1 &
+    runner=$!
+    i=0
+    until pgrep -f "[q]emu-system.*$state/[a-z]+/qmp" >/dev/null || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
+    sleep "$2"
+}
+
 $fmlab down >/dev/null 2>&1
 
 echo "# bad input"
@@ -63,6 +73,10 @@ done
 check "[backup] pings src and dst by name" on backup "ping -c1 -W3 src && ping -c1 -W3 dst"
 check "[backup] redis in the guest answers PONG" on backup "[ \$(redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) ping) = PONG ]"
 check "[backup] the guest stores and returns a key" on backup "redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) set fmlab-k v42 && [ \$(redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) get fmlab-k) = v42 ]"
+check "fmlab console vm reaches the guest's shell" sh -c \
+    "(sleep 3; printf 'echo VMCON-\$((6*7))\r'; sleep 3; printf '\035') | $fmlab console vm 2>&1 | grep -aq VMCON-42"
+check "fmlab console src reaches the host's shell" sh -c \
+    "(sleep 2; printf 'echo HCON-\$((6*7))\r'; sleep 2; printf '\035') | $fmlab console src 2>&1 | grep -aq HCON-42"
 check "status: the guest's QEMU says running (QMP from L0)" sh -c "$fmlab status | grep -q '^vm  *running'"
 check "[src] the guest runs under KVM inside src" on src "pgrep -f 'qemu-system-x86_64 -name vm -machine q35 -accel kvm'"
 for pair in src:SRC_CPUSET dst:DST_CPUSET; do
@@ -80,11 +94,7 @@ assert_clean "after down"
 check "down again is a no-op" $fmlab down
 
 echo "# Ctrl-C (SIGINT) in the middle of up: up itself takes down what it started"
-$fmlab up >/tmp/fmlab-int-test.log 2>&1 &
-runner=$!
-i=0
-until pgrep -f "[q]emu-system.*$state/[a-z]+/qmp" >/dev/null || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
-sleep 10
+start_up_and_wait /tmp/fmlab-int-test.log 10
 kill -INT $runner
 wait $runner; rc=$?
 [ $rc -eq 130 ] && ok "interrupted up exits 130" || notok "interrupted up exit $rc"
@@ -93,11 +103,7 @@ grep -q 'interrupted; taking down what was started' /tmp/fmlab-int-test.log \
 assert_clean "after Ctrl-C (no fmlab down)"
 
 echo "# SIGKILL in the middle of up"
-$fmlab up >/tmp/fmlab-kill-test.log 2>&1 &
-runner=$!
-i=0
-until pgrep -f "[q]emu-system.*$state/[a-z]+/qmp" >/dev/null || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
-sleep 15
+start_up_and_wait /tmp/fmlab-kill-test.log 15
 kill -9 $runner
 wait $runner 2>/dev/null
 check "hosts were running when the runner was killed" pgrep -f "[q]emu-system.*$state/"
