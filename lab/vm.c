@@ -189,6 +189,10 @@ int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
     vm_path(s->run_dir, "qmp.sock", p, sizeof(p));
     if (qmp_open(&vm->qmp, p, 20, err, errlen) == 0)
         vm->qmp_open = true;
+    /* owner read/write only: whoever can connect controls the VM */
+    chmod(p, 0600);
+    vm_path(s->run_dir, "console.sock", p, sizeof(p));
+    chmod(p, 0600);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "vm.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,7 +108,10 @@ static void guest_smoke(const char *state)
     snprintf(cmd, sizeof(cmd), "exec 3<>/dev/tcp/%s/%s; echo version >&3; head -n1 <&3; exec 3<&-",
              vm_ip, config_get(&cfg, "AGENT_PORT"));
     check_cmd(&vm, cmd, "fmlab-agent 0.1.0", out, sizeof(out));
-    char err[256];
+    char err[256], sock[700];
+    struct stat sb;
+    snprintf(sock, sizeof(sock), "%s/qmp.sock", run);
+    e2e_check(stat(sock, &sb) == 0 && (sb.st_mode & 0777) == 0600, "[guest] QMP socket is mode 0600");
     json_t *st = qmp_execute(&vm.qmp, "query-status", NULL, 5, err, sizeof(err));
     e2e_check(st && !strcmp(json_string_value(json_object_get(st, "status")), "running"),
               "[guest] QMP query-status says running");
