@@ -4,6 +4,7 @@
  * ssh. Uses the same framed console protocol as the runner (console.c).
  */
 #include "console.h"
+#include "host.h"
 #include "fmlab.h"
 #include "lab.h"
 
@@ -23,8 +24,7 @@ void usage_exec(void)
 int cmd_exec(int argc, char **argv)
 {
     struct config cfg;
-    struct console con;
-    char sock[PATH_MAX], cmd[8192] = "", *out;
+    char cmd[8192] = "", *out;
     int i = 1, timeout = 0, status = -1;
 
     if (argc < 3) {
@@ -51,18 +51,14 @@ int cmd_exec(int argc, char **argv)
     }
     if (!timeout)
         timeout = (int)config_get_uint(&cfg, "CMD_TIMEOUT");
-    lab_path(&cfg, host, sock, sizeof(sock));
-    strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
-    config_free(&cfg);
-    if (console_open(&con, host, sock, 3) != CONSOLE_OK) {
-        fprintf(stderr, "fmlab exec: host %s is not up (no console at %s; fmlab up)\n", host, sock);
-        return 1;
-    }
     out = malloc(1 << 16);
-    int rc = out ? console_run(&con, cmd, timeout, out, 1 << 16, &status) : CONSOLE_ERROR;
-    console_close(&con);
+    int rc = out ? host_run(&cfg, host, cmd, timeout, out, 1 << 16, &status) : CONSOLE_ERROR;
+    config_free(&cfg);
     if (rc != CONSOLE_OK) {
-        fprintf(stderr, "fmlab exec: %s: %s\n", host, console_strerror(rc));
+        if (rc == CONSOLE_EOF)
+            fprintf(stderr, "fmlab exec: host %s is not up, or its console is busy (fmlab status)\n", host);
+        else
+            fprintf(stderr, "fmlab exec: %s: %s\n", host, console_strerror(rc));
         free(out);
         return 1;
     }

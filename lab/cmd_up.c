@@ -250,20 +250,12 @@ static int pool_setup(const struct config *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < LAB_N_HOSTS; i++) {
         const struct lab_host *h = &lab_hosts[i];
-        struct console con;
-        char sock[PATH_MAX], out[2048];
+        char out[2048];
         int status = -1;
-        lab_path(cfg, h->name, sock, sizeof(sock));
-        strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
-        if (console_open(&con, h->name, sock, 10) != CONSOLE_OK) {
-            snprintf(err, errlen, "[%s] cannot attach to the console %s", h->name, sock);
-            return -1;
-        }
         const char *cmd = i == 0
             ? "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --align=2M >/dev/null && test -c /dev/dax0.0"
             : "{ test -c /dev/dax0.0 || { ndctl disable-namespace namespace0.0 && ndctl enable-namespace namespace0.0; }; } >/dev/null && test -c /dev/dax0.0";
-        int rc = console_run(&con, cmd, (int)config_get_uint(cfg, "CMD_TIMEOUT"), out, sizeof(out), &status);
-        console_close(&con);
+        int rc = host_run(cfg, h->name, cmd, (int)config_get_uint(cfg, "CMD_TIMEOUT"), out, sizeof(out), &status);
         if (rc != CONSOLE_OK || status != 0) {
             snprintf(err, errlen, "[%s] CXL pool as /dev/dax0.0: %s, exit %d: %.300s", h->name,
                      console_strerror(rc), status, out);

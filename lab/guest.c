@@ -8,6 +8,7 @@
  * namespace (netns.c). An HMP socket stays in the host for the study's socat habits.
  */
 #include "guest.h"
+#include "host.h"
 #include "console.h"
 #include "lab.h"
 #include "netns.h"
@@ -45,18 +46,9 @@ void guest_command(const struct config *cfg, const char *host_ip, char *out, siz
 static int on_host(const struct config *cfg, const char *host, const char *what, const char *cmd,
                    int timeout_s, char *err, size_t errlen)
 {
-    struct console con;
-    char sock[PATH_MAX], out[2048];
+    char out[2048];
     int status = -1;
-
-    lab_path(cfg, host, sock, sizeof(sock));
-    strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
-    if (console_open(&con, host, sock, 10) != CONSOLE_OK) {
-        snprintf(err, errlen, "[vm] %s: cannot attach to %s's console", what, host);
-        return -1;
-    }
-    int rc = console_run(&con, cmd, timeout_s, out, sizeof(out), &status);
-    console_close(&con);
+    int rc = host_run(cfg, host, cmd, timeout_s, out, sizeof(out), &status);
     if (rc == CONSOLE_OK && status == 0)
         return 0;
     snprintf(err, errlen, "[vm] %s (on %s: %s, exit %d): %.300s", what, host, console_strerror(rc), status, out);

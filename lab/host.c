@@ -176,3 +176,20 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
         return -1;
     return 0;
 }
+
+int host_run(const struct config *cfg, const char *host, const char *cmd, int timeout_s,
+             char *out, size_t outlen, int *status)
+{
+    struct console con;
+    char sock[PATH_MAX];
+
+    if (out && outlen)
+        out[0] = '\0';
+    lab_path(cfg, host, sock, sizeof(sock));
+    strncat(sock, "/console.sock", sizeof(sock) - strlen(sock) - 1);
+    if (console_open(&con, host, sock, 3) != CONSOLE_OK)
+        return CONSOLE_EOF;
+    int rc = console_run(&con, cmd, timeout_s, out, outlen, status);
+    console_close(&con);
+    return rc;
+}

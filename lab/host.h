@@ -26,6 +26,10 @@ void host_spec_free(struct host_spec *hs);
  * loaded and /dev/kvm running a real kernel. 0, or -1 with err naming the failed step. */
 int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
                      char *err, size_t errlen);
+/* Run a shell command on host's serial console (attached for this one command).
+ * CONSOLE_OK with its output and exit status, CONSOLE_EOF if the host is not up. */
+int host_run(const struct config *cfg, const char *host, const char *cmd, int timeout_s,
+             char *out, size_t outlen, int *status);
 /* The host's kernel command line (exposed for unit tests). */
 void host_append(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
 
