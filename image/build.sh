@@ -85,11 +85,12 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" >"$root/etc/hosts"
 units="fmlab-firstboot.service systemd-networkd.service systemd-network-generator.service"
 if [ "$kind" = guest ]; then
     say "building the guest agent in the build root"
-    cp "$here/agent/fmlab-agent.c" "$buildroot/tmp/fmlab-agent.c"
-    logged "$log" chroot "$buildroot" gcc -std=c11 -O2 -Wall -Wextra -Werror -s \
-        -o /tmp/fmlab-agent /tmp/fmlab-agent.c
-    install -m 0755 "$buildroot/tmp/fmlab-agent" "$root/usr/local/sbin/fmlab-agent"
-    rm -f "$buildroot/tmp/fmlab-agent" "$buildroot/tmp/fmlab-agent.c"
+    rm -rf "$buildroot/tmp/fmlab-agent"
+    cp -r "$here/agent" "$buildroot/tmp/fmlab-agent"
+    logged "$log" chroot "$buildroot" sh -c 'cd /tmp/fmlab-agent && gcc -std=c11 -O2 -Wall -Wextra \
+        -Werror -s -pthread -o fmlab-agent fmlab-agent.c mem_oracle.c'
+    install -m 0755 "$buildroot/tmp/fmlab-agent/fmlab-agent" "$root/usr/local/sbin/fmlab-agent"
+    rm -rf "$buildroot/tmp/fmlab-agent"
     units="$units fmlab-agent.service"
     logged "$log" chroot "$root" systemctl disable redis-server.service
 fi
