@@ -21,6 +21,9 @@ FMLAB   := $(B)/fmlab
 CFG      = $$($(FMLAB) config get $(1))
 
 LAB_SRCS  := $(filter-out lab/main.c,$(wildcard lab/*.c))
+# fmlab-control, the control plane run on backup: static, so it runs in any host image.
+CONTROL   := $(B)/fmlab-control
+CONTROL_SRCS := $(wildcard lab/control/*.c) lab/qmp.c lab/sock.c
 LAB_OBJS  := $(LAB_SRCS:lab/%.c=$(B)/lab/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -33,7 +36,7 @@ DEPS := $(shell grep -v '^\#' deps.txt)
 .PHONY: all deps image host-image images lab-up lab-down test test-unit test-config \
         test-doctor test-boot test-lab test-repro clean
 
-all: $(FMLAB)
+all: $(FMLAB) $(CONTROL)
 
 $(B)/lab/%.o: lab/%.c $(wildcard lab/*.h)
 	@mkdir -p $(@D)
@@ -44,6 +47,14 @@ $(B)/libfmlab.a: $(LAB_OBJS)
 
 $(FMLAB): $(B)/lab/main.o $(B)/libfmlab.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# glibc warns that a static getaddrinfo needs its NSS libraries: the controller only
+# ever resolves numeric addresses, which glibc parses without them.
+$(CONTROL): $(CONTROL_SRCS) lab/control/control.h lab/qmp.h lab/sock.h
+	@mkdir -p $(@D)
+	@$(CC) $(CFLAGS) -static -pthread -o $@ $(CONTROL_SRCS) -ljansson -lhiredis 2>$@.log; rc=$$?; \
+	  grep -v -e "getaddrinfo' in statically linked" -e "_redisContextConnectTcp'" $@.log; \
+	  [ $$rc -eq 0 ] && echo "built $@ (static)"; exit $$rc
 
 $(B)/tests/%: tests/unit/%.c $(B)/libfmlab.a
 	@mkdir -p $(@D)

@@ -68,6 +68,17 @@ static const struct config_key schema[] = {
     { "BOOT_RETRIES", CT_UINT, "2", NULL },
     { "GUEST_BOOT_TIMEOUT", CT_UINT, "420", NULL },
     { "CMD_TIMEOUT", CT_UINT, "60", NULL },
+    { "MIGRATE_MAX_BANDWIDTH", CT_UINT, "1342177280", NULL },
+    { "MIGRATE_DOWNTIME_LIMIT_MS", CT_UINT, "150", NULL },
+    { "MIGRATE_TIMEOUT", CT_UINT, "120", NULL },
+    { "MIGRATE_STALL_TIMEOUT", CT_UINT, "15", NULL },
+    { "POSTCOPY_START_DELAY_MS", CT_UINT, "1000", NULL },
+    { "POSTCOPY_START_ITERATIONS", CT_UINT, "1", NULL },
+    { "POSTCOPY_PREEMPT", CT_ENUM, "on", "on|off" },
+    { "MEM_ORACLE_MIB", CT_UINT, "16", NULL },
+    { "MEM_ORACLE_RATE", CT_UINT, "1000", NULL },
+    { "MEM_LOAD_MIB", CT_UINT, "256", NULL },
+    { "REDIS_PRELOAD_KEYS", CT_UINT, "10000", NULL },
 };
 #define N_KEYS ((int)(sizeof(schema) / sizeof(schema[0])))
 

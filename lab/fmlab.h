@@ -21,6 +21,8 @@ int cmd_status(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 int cmd_ssh(int argc, char **argv);
 void usage_ssh(void);
+int cmd_migrate(int argc, char **argv);
+void usage_migrate(void);
 void usage_console(void);
 void usage_status(void);
 void usage_exec(void);

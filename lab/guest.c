@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void guest_command(const struct config *cfg, const char *host_ip, char *out, size_t len)
+void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len)
 {
     uint64_t prefix = config_get_uint(cfg, "LAB_NET_PREFIX");
     uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
@@ -34,12 +34,12 @@ void guest_command(const struct config *cfg, const char *host_ip, char *out, siz
              "-netdev bridge,id=n0,br=br0 -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
              "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
              "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
-             "-daemonize -pidfile %s",
+             "-daemonize -pidfile %s%s",
              GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"), config_get(cfg, "GUEST_MEM"),
              LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
              (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "AGENT_PORT"),
              host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,
-             config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_PIDFILE);
+             config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_PIDFILE, incoming ? " -incoming defer" : "");
 }
 
 /* Run cmd on host's console; 0 if it exits 0, else err gets what and the output. */
@@ -73,23 +73,31 @@ static int wait_prompt(const struct config *cfg, double *secs, char *err, size_t
     return rc == CONSOLE_OK ? 0 : -1;
 }
 
-static int check_qmp(const struct config *cfg, char *err, size_t errlen)
+void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len)
 {
     struct qmp q;
-    int fd = netns_connect_tcp(LAB_NETNS, config_get(cfg, "SRC_IP"), (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), 10);
-    if (fd < 0 || qmp_open_fd(&q, fd, 10, err, errlen) != 0) {
-        if (fd < 0)
-            snprintf(err, errlen, "[vm] QMP not reachable at %s:%s", config_get(cfg, "SRC_IP"), config_get(cfg, "VM_QMP_PORT"));
-        return -1;
-    }
-    json_t *st = qmp_execute(&q, "query-status", NULL, 10, err, errlen);
+    char err[256];
+    int fd = netns_connect_tcp(LAB_NETNS, host_ip, (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), timeout_s);
+
+    snprintf(out, len, "absent");
+    if (fd < 0 || qmp_open_fd(&q, fd, timeout_s, err, sizeof(err)) != 0)
+        return;
+    json_t *st = qmp_execute(&q, "query-status", NULL, timeout_s, err, sizeof(err));
     const char *status = st ? json_string_value(json_object_get(st, "status")) : NULL;
-    int ok = status && strcmp(status, "running") == 0;
-    if (!ok && st)
-        snprintf(err, errlen, "[vm] QMP query-status: %s", status ? status : "?");
+    snprintf(out, len, "%s", status ? status : "unknown");
     json_decref(st);
     qmp_close(&q);
-    return ok ? 0 : -1;
+}
+
+static int check_qmp(const struct config *cfg, char *err, size_t errlen)
+{
+    char status[64];
+    guest_status(cfg, config_get(cfg, "SRC_IP"), 10, status, sizeof(status));
+    if (strcmp(status, "running") == 0)
+        return 0;
+    snprintf(err, errlen, "[vm] QMP at %s:%s: %s", config_get(cfg, "SRC_IP"), config_get(cfg, "VM_QMP_PORT"),
+             strcmp(status, "absent") == 0 ? "not reachable" : status);
+    return -1;
 }
 
 static int check_redis_from_backup(const struct config *cfg, char *err, size_t errlen)
@@ -119,7 +127,7 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
             on_host(cfg, "src", "stop the hung guest", "kill $(cat " GUEST_PIDFILE ") 2>/dev/null; sleep 2; true",
                     30, err, errlen);
         }
-        guest_command(cfg, config_get(cfg, "SRC_IP"), cmd, sizeof(cmd));
+        guest_command(cfg, config_get(cfg, "SRC_IP"), false, cmd, sizeof(cmd));
         if (on_host(cfg, "src", "start the guest's QEMU in src", cmd, 60, err, errlen) == 0 &&
             wait_prompt(cfg, &secs, err, errlen) == 0 && check_redis_from_backup(cfg, err, errlen) == 0 &&
             check_qmp(cfg, err, errlen) == 0) {
@@ -136,4 +144,34 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
         }
     }
     return -1;
+}
+
+int guest_start_incoming(const struct config *cfg, const char *host, char *err, size_t errlen)
+{
+    char cmd[4096];
+    const struct lab_host *h = lab_find_host(host);
+
+    guest_command(cfg, config_get(cfg, h->ip_key), true, cmd, sizeof(cmd));
+    if (on_host(cfg, host, "clear a stale guest QEMU", "kill $(cat " GUEST_PIDFILE " 2>/dev/null) 2>/dev/null; "
+                "for i in $(seq 50); do [ -e /proc/$(cat " GUEST_PIDFILE " 2>/dev/null || echo none) ] || break; "
+                "sleep 0.2; done; rm -f " GUEST_PIDFILE, 30, err, errlen))
+        return -1;
+    return on_host(cfg, host, "start the incoming guest QEMU (-incoming defer)", cmd, 60, err, errlen);
+}
+
+void guest_stop(const struct config *cfg, const char *host)
+{
+    char err[1024];
+    on_host(cfg, host, "stop the guest QEMU", "p=$(cat " GUEST_PIDFILE " 2>/dev/null) && kill $p; "
+            "for i in $(seq 50); do [ -n \"$p\" ] && [ -e /proc/$p ] || break; sleep 0.2; done; "
+            "[ -n \"$p\" ] && kill -9 $p 2>/dev/null; rm -f " GUEST_PIDFILE "; true", 30, err, sizeof(err));
+}
+
+int guest_hmp(const struct config *cfg, const char *host, const char *command, char *out, size_t outlen)
+{
+    char cmd[512];
+    int status = -1;
+    snprintf(cmd, sizeof(cmd), "echo '%s' | socat - unix-connect:" GUEST_HMP_SOCKET, command);
+    int rc = host_run(cfg, host, cmd, 30, out, outlen, &status);
+    return rc == CONSOLE_OK && status == 0 ? 0 : -1;
 }

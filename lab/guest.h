@@ -2,6 +2,7 @@
 #ifndef FMLAB_GUEST_H
 #define FMLAB_GUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -11,7 +12,16 @@
 #define GUEST_HMP_SOCKET "/run/fmlab-vm-hmp.sock"
 
 /* The shell command that starts the guest's QEMU in a host (exposed for unit tests). */
-void guest_command(const struct config *cfg, const char *host_ip, char *out, size_t len);
+void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len);
+/* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
+ * "absent" when no QEMU answers there. */
+void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);
+/* On host (src or dst): replace any old guest QEMU by one waiting with -incoming defer. */
+int guest_start_incoming(const struct config *cfg, const char *host, char *err, size_t errlen);
+/* Stop the guest QEMU on host, if any (TERM, then KILL). */
+void guest_stop(const struct config *cfg, const char *host);
+/* Run one HMP command through the host's HMP socket, the study's socat way. */
+int guest_hmp(const struct config *cfg, const char *host, const char *command, char *out, size_t outlen);
 /* Start the guest in src, wait for its prompt, check every redis port from backup and
  * QMP from L0; bounded retries. 0, or -1 with err naming the failed step. */
 int guest_up(const struct config *cfg, char *err, size_t errlen);

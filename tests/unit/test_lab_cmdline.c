@@ -46,7 +46,7 @@ static void guest_qemu_command(void **state)
 {
     (void)state;
     char out[4096];
-    guest_command(&cfg, "10.10.1.1", out, sizeof(out));
+    guest_command(&cfg, "10.10.1.1", false, out, sizeof(out));
     assert_non_null(strstr(out, "-accel kvm "));
     assert_non_null(strstr(out, "-smp 2 -m 512M "));
     assert_non_null(strstr(out, "ip=10.10.1.100:::255.255.0.0:fmlab-vm:eth0:off fmlab.redis_port=12345 fmlab.agent_port=7777'"));

@@ -1,0 +1,236 @@
+/*
+ * cmd_migrate.c: `fmlab migrate`: migrate the redis guest between src and dst, check
+ * the oracles, and write results/<timestamp>-<mode>/result.json plus a one-line
+ * summary per run; --repeat N alternates direction (src->dst, dst->src, ...) and
+ * reports median/min/max. Exit 0 only when every run passed.
+ */
+#include "fmlab.h"
+#include "lab.h"
+#include "migrate.h"
+#include "result.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void usage_migrate(void)
+{
+    printf("usage: fmlab migrate --mode precopy|postcopy [--load redis|memory|idle] [--repeat N]\n"
+           "                     [--fault dst-kill|link-down|src-kill-after-switch] [--expect STATUS]\n"
+           "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
+           "                     [--postcopy-delay MS]\n"
+           "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
+           "control plane on backup; check the memory, application and liveness oracles; write\n"
+           "RESULTS_DIR/<timestamp>-<mode>/result.json. Defaults come from config.txt.\n"
+           "--expect not-converged: the run passes when precopy cannot converge and the guest\n"
+           "stays on its source (e.g. --load memory).\n");
+}
+
+static int one_of(const char *v, const char *choices)
+{
+    char buf[128];
+    snprintf(buf, sizeof(buf), "|%s|", choices);
+    char want[64];
+    snprintf(want, sizeof(want), "|%s|", v);
+    return strstr(buf, want) != NULL;
+}
+
+static long number(const char *opt, const char *v, int *bad)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < 0) {
+        fprintf(stderr, "fmlab migrate: %s wants a non-negative number, not '%s'\n", opt, v);
+        *bad = 1;
+    }
+    return n;
+}
+
+static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
+{
+    static const struct option longopts[] = {
+        { "mode", 1, 0, 'm' }, { "load", 1, 0, 'l' }, { "repeat", 1, 0, 'n' }, { "fault", 1, 0, 'f' },
+        { "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' }, { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' },
+        { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+    int c, bad = 0;
+    *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
+                                .postcopy_delay_ms = -1 };
+    *repeat = 1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->mode = optarg; break;
+        case 'l': o->load = optarg; break;
+        case 'n': *repeat = number("--repeat", optarg, &bad); break;
+        case 'f': o->fault = optarg; break;
+        case 'e': o->expect = optarg; break;
+        case 't': o->timeout_s = number("--timeout", optarg, &bad); break;
+        case 'M': o->mem_mib = number("--mem-mib", optarg, &bad); break;
+        case 'R': o->mem_rate = number("--mem-rate", optarg, &bad); break;
+        case 'k': o->preload = number("--preload", optarg, &bad); break;
+        case 'D': o->postcopy_delay_ms = number("--postcopy-delay", optarg, &bad); break;
+        case 'h': usage_migrate(); exit(0);
+        default: return -1;
+        }
+    }
+    if (!o->mode || !one_of(o->mode, "precopy|postcopy")) {
+        fprintf(stderr, "fmlab migrate: --mode must be precopy or postcopy%s\n",
+                o->mode ? "" : " (shm comes with the patched QEMU)");
+        return -1;
+    }
+    if (!one_of(o->load, "redis|memory|idle")) {
+        fprintf(stderr, "fmlab migrate: --load must be redis, memory or idle, not '%s'\n", o->load);
+        return -1;
+    }
+    if (o->fault && !one_of(o->fault, "dst-kill|link-down|src-kill-after-switch")) {
+        fprintf(stderr, "fmlab migrate: --fault must be dst-kill, link-down or src-kill-after-switch\n");
+        return -1;
+    }
+    if (o->fault && strcmp(o->fault, "src-kill-after-switch") == 0 && strcmp(o->mode, "postcopy") != 0) {
+        fprintf(stderr, "fmlab migrate: --fault src-kill-after-switch needs --mode postcopy\n");
+        return -1;
+    }
+    if (*repeat < 1 || (o->mem_mib == 0)) {
+        fprintf(stderr, "fmlab migrate: --repeat and --mem-mib must be at least 1\n");
+        return -1;
+    }
+    return bad ? -1 : 0;
+}
+
+/* RESULTS_DIR/<UTC timestamp>-<tag>[-k], created; out gets its path. */
+static int make_result_dir(const struct config *cfg, const char *tag, char *out, size_t len)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    const char *base = config_get(cfg, "RESULTS_DIR");
+
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&now));
+    if (mkdir(base, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "fmlab migrate: cannot create RESULTS_DIR %s: %s\n", base, strerror(errno));
+        return -1;
+    }
+    for (int k = 1; k < 100; k++) {
+        if (k == 1)
+            snprintf(out, len, "%s/%s-%s", base, stamp, tag);
+        else
+            snprintf(out, len, "%s/%s-%s-%d", base, stamp, tag, k);
+        if (mkdir(out, 0755) == 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    fprintf(stderr, "fmlab migrate: cannot create a result directory under %s: %s\n", base, strerror(errno));
+    return -1;
+}
+
+static int write_json(const char *path, json_t *j)
+{
+    if (json_dump_file(j, path, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) != 0) {
+        fprintf(stderr, "fmlab migrate: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_stats(json_t *sum)
+{
+    const char *key;
+    json_t *v;
+    printf("[migrate] %lld of %lld runs passed\n", (long long)json_integer_value(json_object_get(sum, "passed")),
+           (long long)json_integer_value(json_object_get(sum, "runs")));
+    json_object_foreach(sum, key, v) {
+        if (json_is_object(v))
+            printf("[migrate]   %-18s median %.1f  min %.1f  max %.1f  (n=%lld)\n", key,
+                   json_number_value(json_object_get(v, "median")), json_number_value(json_object_get(v, "min")),
+                   json_number_value(json_object_get(v, "max")), (long long)json_integer_value(json_object_get(v, "n")));
+    }
+}
+
+/* One run: migrate, write result.json, print the summary. 0 if it passed. */
+static int run_one(const struct config *cfg, const struct migrate_opts *o, json_t **out)
+{
+    char err[1024], dir[PATH_MAX / 2], path[PATH_MAX], line[1024];
+
+    *out = NULL;
+    json_t *r = migrate_once(cfg, o, err, sizeof(err));
+    if (!r) {
+        fprintf(stderr, "fmlab migrate: %s\n", err);
+        return 1;
+    }
+    if (make_result_dir(cfg, o->mode, dir, sizeof(dir)) == 0) {
+        snprintf(path, sizeof(path), "%s/result.json", dir);
+        if (write_json(path, r) == 0)
+            json_object_set_new(r, "result_file", json_string(path));
+    }
+    result_summary(r, line, sizeof(line));
+    printf("[migrate] %s\n", line);
+    json_t *reasons = json_object_get(r, "reasons");
+    for (size_t i = 0; i < json_array_size(reasons); i++)
+        printf("[migrate]   because: %s\n", json_string_value(json_array_get(reasons, i)));
+    printf("[migrate] result: %s\n", json_string_value(json_object_get(r, "result_file")) ?: "(not written)");
+    fflush(stdout);
+    *out = r;
+    return strcmp(json_string_value(json_object_get(r, "verdict")) ?: "", "pass") == 0 ? 0 : 1;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    struct migrate_opts o;
+    struct config cfg;
+    char err[512], dir[PATH_MAX / 2], path[PATH_MAX];
+    long repeat;
+
+    if (parse(argc, argv, &o, &repeat) != 0)
+        return 2;
+    if (config_load(&cfg, config_default_path(), environ)) {
+        config_print_errors(&cfg, stderr);
+        return 1;
+    }
+    int lock = lab_lock(&cfg, err, sizeof(err));
+    if (lock < 0) {
+        fprintf(stderr, "fmlab migrate: %s\n", err);
+        config_free(&cfg);
+        return 1;
+    }
+    json_t **runs = calloc((size_t)repeat, sizeof(*runs));
+    int failed = 0;
+    size_t done = 0;
+    for (long i = 0; i < repeat; i++) {
+        if (repeat > 1)
+            printf("[migrate] run %ld of %ld\n", i + 1, repeat);
+        failed |= run_one(&cfg, &o, &runs[done]);
+        if (!runs[done])
+            break;   /* the lab is not in a state to go on */
+        done++;
+    }
+    if (repeat > 1 && done > 0) {
+        json_t *sum = result_repeat_summary(runs, done);
+        print_stats(sum);
+        char tag[64];
+        snprintf(tag, sizeof(tag), "%s-x%ld", o.mode, repeat);
+        if (make_result_dir(&cfg, tag, dir, sizeof(dir)) == 0) {
+            snprintf(path, sizeof(path), "%s/summary.json", dir);
+            json_t *files = json_array();
+            for (size_t i = 0; i < done; i++)
+                json_array_append(files, json_object_get(runs[i], "result_file"));
+            json_object_set_new(sum, "results", files);
+            if (write_json(path, sum) == 0)
+                printf("[migrate] summary: %s\n", path);
+        }
+        json_decref(sum);
+    }
+    for (size_t i = 0; i < done; i++)
+        json_decref(runs[i]);
+    free(runs);
+    close(lock);
+    config_free(&cfg);
+    return failed || done < (size_t)repeat ? 1 : 0;
+}

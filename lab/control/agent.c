@@ -1,0 +1,75 @@
+/*
+ * agent.c: talking to fmlab-agent in the guest (image/agent) over its line protocol.
+ * One connection per call: the agent serves one client at a time and a call must not
+ * hold it while the guest migrates.
+ */
+#include "control.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int connect_ip(const char *ip, unsigned port, int timeout_s)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+        return -1;
+    double deadline = now_ms() + timeout_s * 1000.0;
+    do {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            return fd;
+        close(fd);
+        usleep(200000);
+    } while (now_ms() < deadline);
+    return -1;
+}
+
+int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s)
+{
+    size_t used = 0;
+    int fd = connect_ip(ip, port, timeout_s);
+
+    reply[0] = '\0';
+    if (fd < 0)
+        return -1;
+    if (dprintf(fd, "%s\n", cmd) < 0) {
+        close(fd);
+        return -1;
+    }
+    double deadline = now_ms() + timeout_s * 1000.0;
+    while (used + 1 < len && !memchr(reply, '\n', used)) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int left = (int)(deadline - now_ms());
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        ssize_t n = read(fd, reply + used, len - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        reply[used] = '\0';
+    }
+    close(fd);
+    char *nl = strchr(reply, '\n');
+    if (!nl)
+        return -1;
+    *nl = '\0';
+    return strncmp(reply, "error", 5) == 0 ? -1 : 0;
+}
+
+long long agent_field(const char *reply, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = reply; (p = strstr(p, key)); p += klen) {
+        if ((p == reply || p[-1] == ' ') && p[klen] == '=')
+            return strtoll(p + klen + 1, NULL, 10);
+    }
+    return -1;
+}

@@ -1,0 +1,62 @@
+/*
+ * control.h: fmlab-control, the lab's control plane. It runs on the backup host (like the
+ * study's controller) and drives one migration of the redis guest over QMP: it sets the
+ * capabilities and parameters on both QEMUs, triggers and timestamps the migration,
+ * samples query-migrate, starts postcopy when asked, gives up on a migration that does
+ * not converge, and checks the three oracles (memory, application, liveness). It prints
+ * progress on stderr and one "result {json}" line on stdout. Built statically at L0 and
+ * copied into backup by `fmlab migrate`.
+ */
+#ifndef FMLAB_CONTROL_H
+#define FMLAB_CONTROL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct control_opts {
+    const char *mode;          /* precopy | postcopy */
+    const char *load;          /* redis | memory | idle */
+    const char *from_ip, *to_ip, *vm_ip;
+    unsigned qmp_port, migration_port, redis_port, agent_port;
+    uint64_t max_bandwidth;    /* bytes/s */
+    unsigned downtime_limit_ms;
+    unsigned postcopy_delay_ms, postcopy_iterations;
+    bool postcopy_preempt;
+    unsigned timeout_s;        /* give up (migrate_cancel) on a migration still active */
+    unsigned stall_s;          /* cancel when nothing moved for this long */
+    unsigned mem_mib, mem_rate;   /* memory oracle region and its write rate (pages/s) */
+    unsigned preload_keys;
+    uint64_t fault_at_bytes;   /* print "fault-point" once this much was sent (0: never) */
+    bool fault_after_switch;   /* print "fault-point" right after postcopy started */
+};
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+double now_ms(void);
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* agent.c: the guest agent's line protocol (memory oracle). */
+int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s);
+/* Parse "key=value" out of an agent reply; -1 when absent. */
+long long agent_field(const char *reply, const char *key);
+
+/* load.c: the redis client (preload, numbered writes during migration, verification). */
+struct load;
+struct load *load_start(const struct control_opts *o, char *err, size_t errlen);
+void load_mark(struct load *l, double t0_ms);      /* the migration starts now */
+void load_stop(struct load *l);
+/* Wait until the client has had replies again for settle_ms (bounded by timeout_s). */
+bool load_wait_served(struct load *l, double settle_ms, int timeout_s);
+/* Verify every acknowledged key and the preloaded dataset's digest; fills the
+ * "application" oracle and the client's own numbers. Frees l. */
+json_t *load_finish(struct load *l, json_t **client);
+
+/* migration.c: one migration over QMP; returns the result object (oracles not yet in). */
+struct qmp;
+int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, char *err, size_t errlen);
+/* query-status's "status", or "gone" when QEMU does not answer. */
+void qmp_status(struct qmp *q, char *out, size_t len);
+json_t *migration_run(const struct control_opts *o, struct load *l, char *err, size_t errlen);
+
+#endif

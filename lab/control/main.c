@@ -1,0 +1,194 @@
+/*
+ * main.c: fmlab-control's command line and the order of one run: start the memory
+ * oracle's writer, preload redis, migrate, then check the three oracles.
+ *
+ *   fmlab-control migrate --mode precopy|postcopy --load redis|memory|idle
+ *       --from IP --to IP --vm IP [options]   (see usage())
+ */
+#include "control.h"
+#include "qmp.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+void say(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "[control] ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: fmlab-control migrate --mode precopy|postcopy --load redis|memory|idle\n"
+            "         --from IP --to IP --vm IP [--qmp-port N] [--migration-port N] [--redis-port N]\n"
+            "         [--agent-port N] [--max-bandwidth B] [--downtime-limit MS] [--postcopy-delay MS]\n"
+            "         [--postcopy-iterations N] [--no-postcopy-preempt] [--timeout S] [--stall S]\n"
+            "         [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload N] [--fault-at-bytes B]\n"
+            "         [--fault-after-switch]\n");
+}
+
+static int parse(int argc, char **argv, struct control_opts *o)
+{
+    static const struct option longopts[] = {
+        { "mode", 1, 0, 'm' }, { "load", 1, 0, 'l' }, { "from", 1, 0, 'f' }, { "to", 1, 0, 't' },
+        { "vm", 1, 0, 'v' }, { "qmp-port", 1, 0, 'q' }, { "migration-port", 1, 0, 'p' },
+        { "redis-port", 1, 0, 'r' }, { "agent-port", 1, 0, 'a' }, { "max-bandwidth", 1, 0, 'b' },
+        { "downtime-limit", 1, 0, 'd' }, { "postcopy-delay", 1, 0, 'D' }, { "postcopy-iterations", 1, 0, 'I' },
+        { "no-postcopy-preempt", 0, 0, 'P' }, { "timeout", 1, 0, 'T' }, { "stall", 1, 0, 'S' },
+        { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' }, { "preload", 1, 0, 'k' },
+        { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { 0, 0, 0, 0 } };
+    *o = (struct control_opts){ .mode = "precopy", .load = "redis", .qmp_port = 4445, .migration_port = 4444,
+                                .redis_port = 12345, .agent_port = 7777, .max_bandwidth = 1342177280,
+                                .downtime_limit_ms = 150, .postcopy_delay_ms = 1000, .postcopy_iterations = 1,
+                                .postcopy_preempt = true, .timeout_s = 120, .stall_s = 15, .mem_mib = 16,
+                                .mem_rate = 1000, .preload_keys = 10000 };
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        unsigned long long v = optarg ? strtoull(optarg, NULL, 10) : 0;
+        switch (c) {
+        case 'm': o->mode = optarg; break;
+        case 'l': o->load = optarg; break;
+        case 'f': o->from_ip = optarg; break;
+        case 't': o->to_ip = optarg; break;
+        case 'v': o->vm_ip = optarg; break;
+        case 'q': o->qmp_port = (unsigned)v; break;
+        case 'p': o->migration_port = (unsigned)v; break;
+        case 'r': o->redis_port = (unsigned)v; break;
+        case 'a': o->agent_port = (unsigned)v; break;
+        case 'b': o->max_bandwidth = v; break;
+        case 'd': o->downtime_limit_ms = (unsigned)v; break;
+        case 'D': o->postcopy_delay_ms = (unsigned)v; break;
+        case 'I': o->postcopy_iterations = (unsigned)v; break;
+        case 'P': o->postcopy_preempt = false; break;
+        case 'T': o->timeout_s = (unsigned)v; break;
+        case 'S': o->stall_s = (unsigned)v; break;
+        case 'M': o->mem_mib = (unsigned)v; break;
+        case 'R': o->mem_rate = (unsigned)v; break;
+        case 'k': o->preload_keys = (unsigned)v; break;
+        case 'F': o->fault_at_bytes = v; break;
+        case 'W': o->fault_after_switch = true; break;
+        default: return -1;
+        }
+    }
+    if (!o->from_ip || !o->to_ip || !o->vm_ip || (strcmp(o->mode, "precopy") && strcmp(o->mode, "postcopy")) ||
+        (strcmp(o->load, "redis") && strcmp(o->load, "memory") && strcmp(o->load, "idle")))
+        return -1;
+    return 0;
+}
+
+/* The memory oracle: every page of the writer's region is consistent (bad == 0). */
+static json_t *memory_oracle(const struct control_opts *o)
+{
+    char reply[512];
+    int rc = agent_call(o->vm_ip, o->agent_port, "mem check", reply, sizeof(reply), 180);
+    long long pages = agent_field(reply, "pages"), bad = agent_field(reply, "bad");
+    json_t *m = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I}", "pass", rc == 0 && pages > 0 && bad == 0,
+                          "agent_reply", rc == 0 ? reply : (reply[0] ? reply : "no answer"), "pages", pages,
+                          "bad_pages", bad, "torn_pages", agent_field(reply, "torn"),
+                          "stale_pages", agent_field(reply, "stale"));
+    say("memory oracle: %s (%s)", rc == 0 && bad == 0 ? "pass" : "FAIL", reply[0] ? reply : "no answer");
+    return m;
+}
+
+/* Liveness: exactly one copy runs (the destination after a completed migration, the
+ * source otherwise) and the guest's writer advances there. */
+static json_t *liveness_oracle(const struct control_opts *o, const char *status)
+{
+    char st_from[64] = "gone", st_to[64] = "gone", err[256], r1[256], r2[256];
+    struct qmp q;
+    bool moved = strcmp(status, "completed") == 0;
+
+    if (qmp_connect(&q, o->from_ip, o->qmp_port, 5, err, sizeof(err)) == 0)
+        qmp_status(&q, st_from, sizeof(st_from));
+    qmp_close(&q);
+    if (qmp_connect(&q, o->to_ip, o->qmp_port, 5, err, sizeof(err)) == 0)
+        qmp_status(&q, st_to, sizeof(st_to));
+    qmp_close(&q);
+    int a = agent_call(o->vm_ip, o->agent_port, "mem stat", r1, sizeof(r1), 30);
+    sleep(1);
+    int b = agent_call(o->vm_ip, o->agent_port, "mem stat", r2, sizeof(r2), 30);
+    long long w1 = agent_field(r1, "writes"), w2 = agent_field(r2, "writes");
+    const char *live = moved ? st_to : st_from, *other = moved ? st_from : st_to;
+    bool one = strcmp(live, "running") == 0 && strcmp(other, "running") != 0;
+    bool advances = a == 0 && b == 0 && w2 > w1;
+    say("liveness: source %s, destination %s, guest writes %lld -> %lld: %s", st_from, st_to, w1, w2,
+        one && advances ? "pass" : "FAIL");
+    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:I}", "pass", one && advances, "expected_on",
+                     moved ? "destination" : "source", "source_status", st_from, "destination_status", st_to,
+                     "writes_before", w1, "writes_after", w2);
+}
+
+static int fail(const char *what, const char *err)
+{
+    json_t *r = json_pack("{s:s, s:s, s:b}", "status", "error", "error", err, "pass", 0);
+    char *text = json_dumps(r, JSON_COMPACT);
+    say("%s: %s", what, err);
+    printf("result %s\n", text);
+    free(text);
+    json_decref(r);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct control_opts o;
+    char err[512], cmd[64], reply[256];
+    json_t *client = NULL;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2 || strcmp(argv[1], "migrate") != 0 || parse(argc - 1, argv + 1, &o) != 0) {
+        usage();
+        return 2;
+    }
+    snprintf(cmd, sizeof(cmd), "mem start %u %u", o.mem_mib, o.mem_rate);
+    if (agent_call(o.vm_ip, o.agent_port, cmd, reply, sizeof(reply), 60) != 0)
+        return fail("the guest agent", reply[0] ? reply : "does not answer");
+    say("memory oracle: writer over %u MiB at %s pages/s (%s)", o.mem_mib,
+        o.mem_rate ? "a fixed rate of" : "full speed", reply);
+    struct load *l = load_start(&o, err, sizeof(err));
+    if (!l)
+        return fail("redis", err);
+    json_t *result = migration_run(&o, l, err, sizeof(err));
+    if (!result) {
+        load_stop(l);
+        json_decref(load_finish(l, &client));
+        json_decref(client);
+        return fail("migration", err);
+    }
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (!load_wait_served(l, 1000, 60))
+        say("the redis client got no reply for 60 s after the migration ended");
+    json_t *memory = memory_oracle(&o), *live = liveness_oracle(&o, status);
+    load_stop(l);
+    json_t *app = load_finish(l, &client);
+    say("application oracle: %s", json_is_true(json_object_get(app, "pass")) ? "pass" : "FAIL");
+    agent_call(o.vm_ip, o.agent_port, "mem stop", reply, sizeof(reply), 30);
+    bool pass = json_is_true(json_object_get(memory, "pass")) && json_is_true(json_object_get(app, "pass")) &&
+                json_is_true(json_object_get(live, "pass"));
+    json_object_set_new(result, "oracles", json_pack("{s:o, s:o, s:o}", "memory", memory, "application", app,
+                                                     "liveness", live));
+    json_object_set_new(result, "client", client);
+    json_object_set_new(result, "oracles_pass", json_boolean(pass));
+    char *text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    printf("result %s\n", text);
+    free(text);
+    json_decref(result);
+    return 0;
+}

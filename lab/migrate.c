@@ -1,0 +1,320 @@
+/*
+ * migrate.c: one migration as L0 runs it.
+ *
+ * L0 finds the host the guest runs on (QMP query-status on src and dst), starts the
+ * destination QEMU there with -incoming defer (same command line, same shared disk),
+ * copies the control plane fmlab-control into backup and runs it over ssh: backup
+ * triggers, samples and checks the migration over QMP, as the study's controller did.
+ * When the controller prints "fault-point", L0 injects the asked-for fault (kill the
+ * destination QEMU, take the destination's link down, kill the source after the
+ * switch). Afterwards L0 keeps the study's view (HMP "info migrate" over the socat
+ * socket) and stops the copy that must not run, so the next run starts clean.
+ */
+#include "migrate.h"
+#include "guest.h"
+#include "host.h"
+#include "lab.h"
+#include "result.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define CONTROL_BIN "fmlab-control"
+#define CONTROL_PATH "/usr/local/bin/" CONTROL_BIN
+
+static long opt_or_cfg(long v, const struct config *cfg, const char *key)
+{
+    return v >= 0 ? v : (long)config_get_uint(cfg, key);
+}
+
+/* ssh/scp into the lab network with the lab's key: argv prefix, NULL-terminated. */
+static int ssh_prefix(const struct config *cfg, const char *tool, const char **argv, char *key, size_t keylen)
+{
+    lab_ssh_key(cfg, key, keylen);
+    const char *pre[] = { "ip", "netns", "exec", LAB_NETNS, tool, "-q", "-i", key, "-o", "StrictHostKeyChecking=no",
+                          "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+                          "-o", "BatchMode=yes" };
+    int n = (int)(sizeof(pre) / sizeof(pre[0]));
+    memcpy(argv, pre, sizeof(pre));
+    return n;
+}
+
+static int run_wait(const char **argv)
+{
+    pid_t pid;
+    int status;
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+        return -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int push_controller(const struct config *cfg, char *err, size_t errlen)
+{
+    const char *argv[32];
+    char key[PATH_MAX], bin[PATH_MAX], dest[128];
+
+    snprintf(bin, sizeof(bin), "%s/build/" CONTROL_BIN, lab_repo_dir());
+    if (access(bin, X_OK) != 0) {
+        snprintf(err, errlen, "[migrate] missing %s (build it: make)", bin);
+        return -1;
+    }
+    int n = ssh_prefix(cfg, "scp", argv, key, sizeof(key));
+    snprintf(dest, sizeof(dest), "root@%s:" CONTROL_PATH, config_get(cfg, "BACKUP_IP"));
+    argv[n++] = bin, argv[n++] = dest, argv[n] = NULL;
+    if (run_wait(argv) != 0) {
+        snprintf(err, errlen, "[migrate] cannot copy %s into backup (scp to %s failed)", CONTROL_BIN, dest);
+        return -1;
+    }
+    return 0;
+}
+
+struct run_ctx {
+    const struct config *cfg;
+    const struct migrate_opts *o;
+    const struct lab_host *from, *to;
+    char args[48][64];
+    int n_args;
+    bool link_cut;
+};
+
+static void arg_s(struct run_ctx *c, const char *name, const char *value)
+{
+    if (c->n_args + 2 > 48)
+        return;
+    snprintf(c->args[c->n_args++], 64, "%s", name);
+    if (value)
+        snprintf(c->args[c->n_args++], 64, "%s", value);
+}
+
+static void arg_l(struct run_ctx *c, const char *name, long value)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%ld", value);
+    arg_s(c, name, v);
+}
+
+static void control_args(struct run_ctx *c)
+{
+    const struct config *cfg = c->cfg;
+    const struct migrate_opts *o = c->o;
+    bool memload = strcmp(o->load, "memory") == 0;
+
+    arg_s(c, "--mode", o->mode), arg_s(c, "--load", o->load);
+    arg_s(c, "--from", config_get(cfg, c->from->ip_key));
+    arg_s(c, "--to", config_get(cfg, c->to->ip_key));
+    arg_s(c, "--vm", config_get(cfg, "VM_IP"));
+    arg_s(c, "--qmp-port", config_get(cfg, "VM_QMP_PORT"));
+    arg_s(c, "--migration-port", config_get(cfg, "MIGRATION_PORT"));
+    arg_s(c, "--redis-port", config_get(cfg, "REDIS_BASE_PORT"));
+    arg_s(c, "--agent-port", config_get(cfg, "AGENT_PORT"));
+    arg_s(c, "--max-bandwidth", config_get(cfg, "MIGRATE_MAX_BANDWIDTH"));
+    arg_s(c, "--downtime-limit", config_get(cfg, "MIGRATE_DOWNTIME_LIMIT_MS"));
+    arg_l(c, "--postcopy-delay", opt_or_cfg(o->postcopy_delay_ms, cfg, "POSTCOPY_START_DELAY_MS"));
+    arg_s(c, "--postcopy-iterations", config_get(cfg, "POSTCOPY_START_ITERATIONS"));
+    if (strcmp(config_get(cfg, "POSTCOPY_PREEMPT"), "off") == 0)
+        arg_s(c, "--no-postcopy-preempt", NULL);
+    arg_l(c, "--timeout", opt_or_cfg(o->timeout_s, cfg, "MIGRATE_TIMEOUT"));
+    arg_s(c, "--stall", config_get(cfg, "MIGRATE_STALL_TIMEOUT"));
+    arg_l(c, "--mem-mib", opt_or_cfg(o->mem_mib, cfg, memload ? "MEM_LOAD_MIB" : "MEM_ORACLE_MIB"));
+    arg_l(c, "--mem-rate", memload && o->mem_rate < 0 ? 0 : opt_or_cfg(o->mem_rate, cfg, "MEM_ORACLE_RATE"));
+    arg_l(c, "--preload", opt_or_cfg(o->preload, cfg, "REDIS_PRELOAD_KEYS"));
+    if (o->fault && strcmp(o->fault, "src-kill-after-switch") == 0)
+        arg_s(c, "--fault-after-switch", NULL);
+    else if (o->fault)   /* mid-precopy: once a quarter of the guest's memory went out */
+        arg_l(c, "--fault-at-bytes", (long)(config_get_size(cfg, "GUEST_MEM") / 4));
+}
+
+static void set_link(struct run_ctx *c, const char *state)
+{
+    char dev[64];
+    snprintf(dev, sizeof(dev), "fmlab-%s", c->to->name);
+    const char *argv[] = { "ip", "netns", "exec", LAB_NETNS, "ip", "link", "set", dev, state, NULL };
+    if (run_wait(argv) != 0)
+        fprintf(stderr, "[migrate] could not set %s %s\n", dev, state);
+    c->link_cut = strcmp(state, "down") == 0;
+}
+
+static void inject(struct run_ctx *c)
+{
+    char out[512];
+    int status;
+    const char *f = c->o->fault;
+
+    printf("[migrate] fault: %s\n", f);
+    fflush(stdout);
+    if (strcmp(f, "dst-kill") == 0)
+        host_run(c->cfg, c->to->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
+    else if (strcmp(f, "src-kill-after-switch") == 0)
+        host_run(c->cfg, c->from->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
+    else if (strcmp(f, "link-down") == 0)
+        set_link(c, "down");
+}
+
+/* Handle one line of the controller's stdout; a result line sets *result. */
+static void control_line(struct run_ctx *c, char *line, json_t **result)
+{
+    json_error_t jerr;
+
+    if (strncmp(line, "fault-point", 11) == 0 && c->o->fault)
+        inject(c);
+    else if (strncmp(line, "result ", 7) == 0 && !*result)
+        *result = json_loads(line + 7, 0, &jerr);
+}
+
+/* Run fmlab-control on backup; returns its result object or NULL with err. */
+static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
+{
+    const char *argv[96];
+    char key[PATH_MAX], dest[64];
+    int fds[2], status = 0;
+    size_t used = 0, cap = 1 << 20;
+    char *buf = malloc(cap);
+    json_t *result = NULL;
+    pid_t pid;
+
+    int n = ssh_prefix(c->cfg, "ssh", argv, key, sizeof(key));
+    snprintf(dest, sizeof(dest), "root@%s", config_get(c->cfg, "BACKUP_IP"));
+    argv[n++] = dest, argv[n++] = CONTROL_PATH, argv[n++] = "migrate";
+    for (int i = 0; i < c->n_args; i++)
+        argv[n++] = c->args[i];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    if (pipe(fds) < 0)
+        return NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    int rc = posix_spawnp(&pid, "ip", &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        snprintf(err, errlen, "[migrate] cannot run ssh: %s", strerror(rc));
+        return NULL;
+    }
+    long limit = 2 * opt_or_cfg(c->o->timeout_s, c->cfg, "MIGRATE_TIMEOUT") + 900;
+    time_t deadline = time(NULL) + limit;
+    for (;;) {
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        int left = (int)(deadline - time(NULL));
+        if (left <= 0 || poll(&p, 1, left * 1000) == 0) {
+            kill(pid, SIGTERM);
+            snprintf(err, errlen, "[migrate] the controller on backup gave no result within %ld s", limit);
+            break;
+        }
+        if (used + 1 == cap && cap < (64u << 20))
+            buf = realloc(buf, cap *= 2);
+        ssize_t r = read(fds[0], buf + used, cap - 1 - used);
+        if (r <= 0)
+            break;
+        used += (size_t)r;
+        buf[used] = '\0';
+        char *nl;
+        while ((nl = strchr(buf, '\n'))) {
+            *nl = '\0';
+            control_line(c, buf, &result);
+            used -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, used + 1);
+        }
+        if (used + 1 == cap)
+            used = 0;   /* a line over 64 MiB is not ours: drop it */
+    }
+    free(buf);
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!result && !err[0])
+        snprintf(err, errlen, "[migrate] the controller on backup ended (exit %d) without a result",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return result;
+}
+
+/* The guest runs on exactly one of src and dst: that is where this migration starts. */
+static int locate(struct run_ctx *c, char *err, size_t errlen)
+{
+    char st_src[64], st_dst[64];
+    guest_status(c->cfg, config_get(c->cfg, "SRC_IP"), 5, st_src, sizeof(st_src));
+    guest_status(c->cfg, config_get(c->cfg, "DST_IP"), 5, st_dst, sizeof(st_dst));
+    bool on_src = strcmp(st_src, "running") == 0, on_dst = strcmp(st_dst, "running") == 0;
+    if (on_src == on_dst) {
+        snprintf(err, errlen, "[migrate] the guest must run on exactly one of src and dst (src: %s, dst: %s)%s",
+                 st_src, st_dst, !on_src ? "; fmlab up starts it" : "");
+        return -1;
+    }
+    c->from = lab_find_host(on_src ? "src" : "dst");
+    c->to = lab_find_host(on_src ? "dst" : "src");
+    return 0;
+}
+
+static void describe(struct run_ctx *c, json_t *r)
+{
+    const struct config *cfg = c->cfg;
+    json_object_set_new(r, "mode", json_string(c->o->mode));
+    json_object_set_new(r, "load", json_string(c->o->load));
+    json_object_set_new(r, "fault", c->o->fault ? json_string(c->o->fault) : json_null());
+    json_object_set_new(r, "from", json_string(c->from->name));
+    json_object_set_new(r, "to", json_string(c->to->name));
+    json_t *params = json_object();
+    for (int i = 0; i + 1 < c->n_args; i++) {
+        if (strncmp(c->args[i], "--", 2) == 0 && strncmp(c->args[i + 1], "--", 2) != 0)
+            json_object_set_new(params, c->args[i] + 2, json_string(c->args[i + 1]));
+    }
+    json_object_set_new(params, "guest_mem", json_string(config_get(cfg, "GUEST_MEM")));
+    json_object_set_new(params, "guest_vcpus", json_string(config_get(cfg, "GUEST_VCPUS")));
+    json_object_set_new(params, "host_cpu", json_string(config_get(cfg, "HOST_CPU")));
+    json_object_set_new(params, "host_mem", json_string(config_get(cfg, "HOST_MEM")));
+    json_object_set_new(r, "parameters", params);
+}
+
+/* After the run: keep the study's HMP view, stop the copy that must not run. */
+static void settle(struct run_ctx *c, json_t *r)
+{
+    char out[4096];
+    bool moved = strcmp(json_string_value(json_object_get(r, "status")) ?: "", "completed") == 0;
+
+    if (c->link_cut)
+        set_link(c, "up");
+    const struct lab_host *old = moved ? c->from : c->to;
+    if (guest_hmp(c->cfg, c->from->name, "info migrate", out, sizeof(out)) == 0)
+        json_object_set_new(r, "hmp_info_migrate_source", json_string(out));
+    guest_stop(c->cfg, old->name);
+    json_object_set_new(r, "stopped_after", json_string(old->name));
+}
+
+json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, char *err, size_t errlen)
+{
+    struct run_ctx c = { .cfg = cfg, .o = o };
+
+    err[0] = '\0';
+    if (locate(&c, err, errlen))
+        return NULL;
+    printf("[migrate] %s %s -> %s, load %s%s%s\n", o->mode, c.from->name, c.to->name, o->load,
+           o->fault ? ", fault " : "", o->fault ? o->fault : "");
+    fflush(stdout);
+    control_args(&c);
+    if (guest_start_incoming(cfg, c.to->name, err, errlen) || push_controller(cfg, err, errlen))
+        return NULL;
+    json_t *r = run_control(&c, err, errlen);
+    if (!r) {
+        if (c.link_cut)
+            set_link(&c, "up");
+        guest_stop(cfg, c.to->name);
+        return NULL;
+    }
+    describe(&c, r);
+    settle(&c, r);
+    result_judge(r, result_expected_status(o->fault, o->expect));
+    return r;
+}

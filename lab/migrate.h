@@ -1,0 +1,24 @@
+/* migrate.h: one migration of the redis guest between src and dst, run from L0 with the
+ * control plane (fmlab-control) on backup; see migrate.c. */
+#ifndef FMLAB_MIGRATE_H
+#define FMLAB_MIGRATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct migrate_opts {
+    const char *mode;      /* precopy | postcopy */
+    const char *load;      /* redis | memory | idle */
+    const char *fault;     /* NULL, dst-kill, link-down, src-kill-after-switch */
+    const char *expect;    /* NULL or the status this run must end with */
+    long timeout_s, mem_mib, mem_rate, preload, postcopy_delay_ms; /* -1: from config.txt */
+};
+
+/* Migrate the guest from the host it runs on to the other one (src <-> dst), check the
+ * oracles, judge the result. Returns the result object (new reference), or NULL with
+ * err naming the step that could not run. */
+json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * result.c: what a migration run means. The controller on backup measures; this file
+ * decides pass or fail against what was expected (a clean run must complete, a killed
+ * destination must fail with the guest still on the source, a guest that cannot
+ * converge must be cancelled), writes the one-line summary users quote, and reduces
+ * repeated runs to median/min/max.
+ */
+#include "result.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *result_expected_status(const char *fault, const char *expect)
+{
+    if (expect && *expect)
+        return expect;
+    if (!fault || !*fault)
+        return "completed";
+    if (strcmp(fault, "link-down") == 0)
+        return "failed|stalled";
+    if (strcmp(fault, "src-kill-after-switch") == 0)
+        return "postcopy-paused|failed|source-lost";
+    return "failed";
+}
+
+bool result_status_matches(const char *expected, const char *status)
+{
+    size_t n = status ? strlen(status) : 0;
+    if (!n)
+        return false;
+    for (const char *p = expected; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, status, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+bool result_judge(json_t *r, const char *expected)
+{
+    json_t *reasons = json_array(), *oracles = json_object_get(r, "oracles");
+    const char *status = str(r, "status");
+    char why[256];
+
+    if (!result_status_matches(expected, status)) {
+        snprintf(why, sizeof(why), "status %s, expected %s%s%s", *status ? status : "missing", expected,
+                 json_object_get(r, "error") ? ": " : "", str(r, "error"));
+        json_array_append_new(reasons, json_string(why));
+    }
+    const char *names[] = { "memory", "application", "liveness" };
+    for (size_t i = 0; i < 3; i++) {
+        if (!json_is_true(json_object_get(json_object_get(oracles, names[i]), "pass"))) {
+            snprintf(why, sizeof(why), "%s oracle failed", names[i]);
+            json_array_append_new(reasons, json_string(why));
+        }
+    }
+    bool pass = json_array_size(reasons) == 0;
+    json_object_set_new(r, "expected_status", json_string(expected));
+    json_object_set_new(r, "verdict", json_string(pass ? "pass" : "fail"));
+    json_object_set_new(r, "reasons", reasons);
+    return pass;
+}
+
+static double num(const json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+static const char *oracle_word(const json_t *r, const char *name)
+{
+    json_t *o = json_object_get(json_object_get(r, "oracles"), name);
+    return !o ? "n/a" : json_is_true(json_object_get(o, "pass")) ? "pass" : "FAIL";
+}
+
+void result_summary(const json_t *r, char *out, size_t len)
+{
+    const json_t *client = json_object_get(r, "client");
+    snprintf(out, len,
+             "%s %s->%s (%s load): %s in %.1f s, downtime %.0f ms (client saw %.0f ms), %.0f MiB sent, "
+             "%.0f dirty syncs; oracles: memory %s, application %s, liveness %s -> %s",
+             str(r, "mode"), str(r, "from"), str(r, "to"), str(r, "load"), str(r, "status"),
+             num(r, "total_time_ms") / 1000, num(r, "downtime_ms"), num(client, "max_gap_ms"),
+             num(r, "transferred_bytes") / (1 << 20), num(r, "dirty_sync_count"), oracle_word(r, "memory"),
+             oracle_word(r, "application"), oracle_word(r, "liveness"),
+             strcmp(str(r, "verdict"), "pass") == 0 ? "PASS" : "FAIL");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void stats_of(double *v, size_t n, struct stat3 *s)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    s->min = v[0];
+    s->max = v[n - 1];
+    s->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+json_t *result_repeat_summary(json_t *const *runs, size_t n)
+{
+    static const char *const metrics[][2] = {
+        { "total_time_ms", NULL }, { "downtime_ms", NULL }, { "transferred_bytes", NULL },
+        { "setup_time_ms", NULL }, { "dirty_sync_count", NULL }, { "max_gap_ms", "client" },
+    };
+    json_t *out = json_object();
+    double *v = calloc(n ? n : 1, sizeof(*v));
+    size_t passed = 0;
+
+    for (size_t i = 0; i < n; i++)
+        passed += strcmp(str(runs[i], "verdict"), "pass") == 0;
+    json_object_set_new(out, "runs", json_integer((json_int_t)n));
+    json_object_set_new(out, "passed", json_integer((json_int_t)passed));
+    for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *from = metrics[m][1] ? json_object_get(runs[i], metrics[m][1]) : runs[i];
+            json_t *x = json_object_get(from, metrics[m][0]);
+            if (json_is_number(x) && strcmp(str(runs[i], "status"), "completed") == 0)
+                v[k++] = json_number_value(x);
+        }
+        if (!k)
+            continue;
+        struct stat3 s;
+        stats_of(v, k, &s);
+        json_object_set_new(out, metrics[m][0], json_pack("{s:f, s:f, s:f, s:I}", "median", s.median, "min",
+                                                          s.min, "max", s.max, "n", (json_int_t)k));
+    }
+    free(v);
+    return out;
+}

@@ -1,0 +1,28 @@
+/* result.h: judging one migration's result.json, its one-line summary, and the
+ * median/min/max of repeated runs. Pure functions over jansson objects (unit-tested). */
+#ifndef FMLAB_RESULT_H
+#define FMLAB_RESULT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct stat3 {
+    double median, min, max;
+};
+
+/* The statuses a run may end with: "completed" unless a fault or --expect says
+ * otherwise ("failed|stalled" for a cut link, ...). */
+const char *result_expected_status(const char *fault, const char *expect);
+/* Is status one of the '|'-separated names in expected? */
+bool result_status_matches(const char *expected, const char *status);
+/* Set "expected_status", "verdict" ("pass"/"fail") and "reasons" in r; true if pass. */
+bool result_judge(json_t *r, const char *expected);
+/* "precopy src->dst: completed in 7.2 s, downtime 120 ms (client 450 ms), ... PASS" */
+void result_summary(const json_t *r, char *out, size_t len);
+/* Median, min and max of n values (n > 0); v is sorted in place. */
+void stats_of(double *v, size_t n, struct stat3 *s);
+/* {"runs": n, "passed": k, "<metric>": {"median","min","max"}, ...} over completed runs. */
+json_t *result_repeat_summary(json_t *const *runs, size_t n);
+
+#endif
