@@ -9,6 +9,8 @@
 #   make test        unit tests, config and doctor checks, boot smoke of both images,
 #                    the lab lifecycle (up, checks, down, SIGKILL + down)
 #   make test-repro  build both images twice from cold, compare sha256
+#   make test-migration  the migration matrix (precopy, postcopy, non-convergence,
+#                    dst-kill) on the lab, every oracle asserted
 #
 # config.txt values reach Make only through `build/fmlab config get KEY`.
 
@@ -34,7 +36,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 .PHONY: all deps image host-image images lab-up lab-down test test-unit test-config \
-        test-doctor test-boot test-lab test-repro clean
+        test-doctor test-boot test-lab test-repro test-migration clean
 
 all: $(FMLAB) $(CONTROL)
 
@@ -111,6 +113,11 @@ test-boot: $(E2E_BINS) image host-image
 
 test-lab: $(FMLAB) image host-image
 	tests/lab_lifecycle.sh $(FMLAB)
+
+# The migration matrix on the lab (brought up if it is not): precopy, postcopy,
+# non-convergence and a killed destination, all oracles asserted.
+test-migration: $(FMLAB) $(CONTROL) image host-image
+	tests/migration.sh $(FMLAB)
 
 test-repro: $(FMLAB)
 	tests/repro.sh $(FMLAB)

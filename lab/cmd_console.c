@@ -4,6 +4,7 @@
  * (STATE_DIR/HOST/console.log), attached or not.
  */
 #include "fmlab.h"
+#include "guest.h"
 #include "lab.h"
 #include "netns.h"
 
@@ -68,10 +69,13 @@ int cmd_console(int argc, char **argv)
     }
     int sock;
     if (vm) {
-        /* the guest's serial console listens on src's lab address (see guest.c) */
-        sock = netns_connect_tcp(LAB_NETNS, config_get(&cfg, "SRC_IP"),
-                                 (uint16_t)config_get_uint(&cfg, "VM_CONSOLE_PORT"), 3);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s:%s in namespace %s", config_get(&cfg, "SRC_IP"),
+        /* the guest's serial console listens on its host's lab address (see guest.c):
+         * src's, or dst's once a migration moved it there */
+        char st[64];
+        guest_status(&cfg, config_get(&cfg, "DST_IP"), 1, st, sizeof(st));
+        const char *ip = config_get(&cfg, strcmp(st, "running") == 0 ? "DST_IP" : "SRC_IP");
+        sock = netns_connect_tcp(LAB_NETNS, ip, (uint16_t)config_get_uint(&cfg, "VM_CONSOLE_PORT"), 3);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s:%s in namespace %s", ip,
                  config_get(&cfg, "VM_CONSOLE_PORT"), LAB_NETNS);
     } else {
         lab_path(&cfg, argv[1], sa.sun_path, sizeof(sa.sun_path) - 16);

@@ -79,21 +79,20 @@ static json_t *host_json(const struct config *cfg, const struct lab_host *h)
                      "pool", LAB_POOL_PATH, "console_log", log);
 }
 
-/* The guest: its QEMU's own answer to query-status, through the lab namespace. */
+/* The guest: its QEMUs' own answers to query-status, through the lab namespace. It
+ * runs on src after `fmlab up`, and on either side after migrations. */
 static json_t *guest_json(const struct config *cfg)
 {
-    struct qmp q;
-    char err[256], status[64] = "not running";
-    int fd = netns_connect_tcp(LAB_NETNS, config_get(cfg, "SRC_IP"),
-                               (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), 1);
-    if (fd >= 0 && qmp_open_fd(&q, fd, 3, err, sizeof(err)) == 0) {
-        json_t *st = qmp_execute(&q, "query-status", NULL, 3, err, sizeof(err));
-        snprintf(status, sizeof(status), "%s", st ? json_string_value(json_object_get(st, "status")) : "no answer");
-        json_decref(st);
-        qmp_close(&q);
-    }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "vm", "state", status, "host", "src",
-                     "address", config_get(cfg, "VM_IP"), "console_log", "src:" GUEST_CONSOLE_LOG);
+    char st_src[64], st_dst[64];
+    guest_status(cfg, config_get(cfg, "SRC_IP"), 1, st_src, sizeof(st_src));
+    guest_status(cfg, config_get(cfg, "DST_IP"), 1, st_dst, sizeof(st_dst));
+    bool on_dst = strcmp(st_dst, "running") == 0 && strcmp(st_src, "running") != 0;
+    const char *status = on_dst ? st_dst : st_src;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", "vm", "state",
+                     strcmp(status, "absent") == 0 ? "not running" : status, "host", on_dst ? "dst" : "src",
+                     "address", config_get(cfg, "VM_IP"), "console_log",
+                     on_dst ? "dst:" GUEST_CONSOLE_LOG : "src:" GUEST_CONSOLE_LOG, "other_host",
+                     on_dst ? st_src : st_dst);
 }
 
 int cmd_status(int argc, char **argv)

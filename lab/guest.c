@@ -171,7 +171,9 @@ int guest_hmp(const struct config *cfg, const char *host, const char *command, c
 {
     char cmd[512];
     int status = -1;
-    snprintf(cmd, sizeof(cmd), "echo '%s' | socat - unix-connect:" GUEST_HMP_SOCKET, command);
+    /* the monitor greets and echoes the command line with cursor moves: keep the answer */
+    snprintf(cmd, sizeof(cmd), "echo '%s' | socat - unix-connect:" GUEST_HMP_SOCKET " | tr -d '\\r' | "
+             "awk 'f && !/^[(]qemu[)]/; /^[(]qemu[)]/ {f=1}'", command);
     int rc = host_run(cfg, host, cmd, 30, out, outlen, &status);
     return rc == CONSOLE_OK && status == 0 ? 0 : -1;
 }

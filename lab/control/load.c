@@ -43,7 +43,9 @@ static void value_of(const char *prefix, uint64_t n, char *buf, size_t len)
     buf[len - 1 < 63 ? len - 1 : 63] = '\0';
 }
 
-static redisContext *connect_redis(const struct control_opts *o, int timeout_ms)
+/* Commands time out after cmd_s: short while migrating (a timed-out request is a gap the
+ * client observed), long when verifying (a freshly migrated nested guest is slow). */
+static redisContext *connect_redis(const struct control_opts *o, int timeout_ms, int cmd_s)
 {
     struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
     redisContext *c = redisConnectWithTimeout(o->vm_ip, (int)o->redis_port, tv);
@@ -51,7 +53,7 @@ static redisContext *connect_redis(const struct control_opts *o, int timeout_ms)
         redisFree(c);
         return NULL;
     }
-    struct timeval cmd_tv = { .tv_sec = 2 };
+    struct timeval cmd_tv = { .tv_sec = cmd_s };
     if (c)
         redisSetTimeout(c, cmd_tv);
     return c;
@@ -110,7 +112,7 @@ static void *client_main(void *arg)
     redisContext *c = NULL;
 
     while (!atomic_load(&l->stop)) {
-        if (!c && !(c = connect_redis(l->o, 1000))) {
+        if (!c && !(c = connect_redis(l->o, 1000, 2))) {
             usleep(50000);
             continue;
         }
@@ -172,7 +174,7 @@ static long long dbsize(redisContext *c)
 
 struct load *load_start(const struct control_opts *o, char *err, size_t errlen)
 {
-    redisContext *c = connect_redis(o, 10000);
+    redisContext *c = connect_redis(o, 10000, 60);
     if (!c) {
         snprintf(err, errlen, "redis at %s:%u does not answer", o->vm_ip, o->redis_port);
         return NULL;
@@ -279,7 +281,7 @@ json_t *load_finish(struct load *l, json_t **client)
     char after[64] = "not taken";
     long long size = -1, size_after_del = -1;
     const char *problem = NULL;
-    redisContext *c = connect_redis(l->o, 10000);
+    redisContext *c = connect_redis(l->o, 10000, 60);
 
     if (!c)
         problem = "redis does not answer after the migration";

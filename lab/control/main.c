@@ -160,8 +160,10 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof(cmd), "mem start %u %u", o.mem_mib, o.mem_rate);
     if (agent_call(o.vm_ip, o.agent_port, cmd, reply, sizeof(reply), 60) != 0)
         return fail("the guest agent", reply[0] ? reply : "does not answer");
-    say("memory oracle: writer over %u MiB at %s pages/s (%s)", o.mem_mib,
-        o.mem_rate ? "a fixed rate of" : "full speed", reply);
+    if (o.mem_rate)
+        say("memory oracle: writer over %u MiB at %u pages/s (%s)", o.mem_mib, o.mem_rate, reply);
+    else
+        say("memory oracle: writer over %u MiB as fast as it can (%s)", o.mem_mib, reply);
     struct load *l = load_start(&o, err, sizeof(err));
     if (!l)
         return fail("redis", err);
