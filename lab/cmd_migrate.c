@@ -25,7 +25,7 @@ void usage_migrate(void)
     printf("usage: fmlab migrate --mode precopy|postcopy [--load redis|memory|idle] [--repeat N]\n"
            "                     [--fault dst-kill|link-down|src-kill-after-switch] [--expect STATUS]\n"
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
-           "                     [--postcopy-delay MS]\n"
+           "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
            "control plane on backup; check the memory, application and liveness oracles; write\n"
            "RESULTS_DIR/<timestamp>-<mode>/result.json. Defaults come from config.txt.\n"
@@ -59,10 +59,12 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     static const struct option longopts[] = {
         { "mode", 1, 0, 'm' }, { "load", 1, 0, 'l' }, { "repeat", 1, 0, 'n' }, { "fault", 1, 0, 'f' },
         { "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' }, { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' },
-        { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
+        { "downtime-limit", 1, 0, 'd' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
-                                .postcopy_delay_ms = -1 };
+                                .postcopy_delay_ms = -1,
+                                .max_bandwidth = -1, .downtime_limit_ms = -1 };
     *repeat = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -77,6 +79,8 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'R': o->mem_rate = number("--mem-rate", optarg, &bad); break;
         case 'k': o->preload = number("--preload", optarg, &bad); break;
         case 'D': o->postcopy_delay_ms = number("--postcopy-delay", optarg, &bad); break;
+        case 'b': o->max_bandwidth = number("--max-bandwidth", optarg, &bad); break;
+        case 'd': o->downtime_limit_ms = number("--downtime-limit", optarg, &bad); break;
         case 'h': usage_migrate(); exit(0);
         default: return -1;
         }

@@ -119,8 +119,8 @@ static void control_args(struct run_ctx *c)
     arg_s(c, "--migration-port", config_get(cfg, "MIGRATION_PORT"));
     arg_s(c, "--redis-port", config_get(cfg, "REDIS_BASE_PORT"));
     arg_s(c, "--agent-port", config_get(cfg, "AGENT_PORT"));
-    arg_s(c, "--max-bandwidth", config_get(cfg, "MIGRATE_MAX_BANDWIDTH"));
-    arg_s(c, "--downtime-limit", config_get(cfg, "MIGRATE_DOWNTIME_LIMIT_MS"));
+    arg_l(c, "--max-bandwidth", opt_or_cfg(o->max_bandwidth, cfg, "MIGRATE_MAX_BANDWIDTH"));
+    arg_l(c, "--downtime-limit", opt_or_cfg(o->downtime_limit_ms, cfg, "MIGRATE_DOWNTIME_LIMIT_MS"));
     arg_l(c, "--postcopy-delay", opt_or_cfg(o->postcopy_delay_ms, cfg, "POSTCOPY_START_DELAY_MS"));
     arg_s(c, "--postcopy-iterations", config_get(cfg, "POSTCOPY_START_ITERATIONS"));
     if (strcmp(config_get(cfg, "POSTCOPY_PREEMPT"), "off") == 0)

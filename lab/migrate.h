@@ -14,6 +14,7 @@ struct migrate_opts {
     const char *fault;     /* NULL, dst-kill, link-down, src-kill-after-switch */
     const char *expect;    /* NULL or the status this run must end with */
     long timeout_s, mem_mib, mem_rate, preload, postcopy_delay_ms; /* -1: from config.txt */
+    long max_bandwidth, downtime_limit_ms;                          /* -1: from config.txt */
 };
 
 /* Migrate the guest from the host it runs on to the other one (src <-> dst), check the

@@ -95,11 +95,17 @@ struct run_state {
     double last_progress, postcopy_at, fault_at;
     bool cancelled;
     const char *verdict;    /* our name for how it ended, when it is not QEMU's */
+    json_t *last_active;    /* the last query-migrate with data: a cancelled or failed
+                               migration's own answer has none */
 };
 
 static void record(struct run_state *s, json_t *mig, const char *status, double t)
 {
     json_int_t sync = ram_field(mig, "dirty-sync-count"), sent = ram_field(mig, "transferred");
+    if (!json_object_get(mig, "ram"))
+        return;   /* setup, or the end of a failed/cancelled migration: nothing measured */
+    json_decref(s->last_active);
+    s->last_active = json_incref(mig);
     json_t *sample = json_pack("{s:f, s:s, s:I, s:I, s:I, s:f}", "t_ms", t - s->t0, "status", status,
                                "transferred", sent, "remaining", ram_field(mig, "remaining"),
                                "dirty_pages_rate", ram_field(mig, "dirty-pages-rate"), "mbps",
@@ -264,15 +270,16 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
     double end = now_ms();
     const char *qstatus = json_string_value(json_object_get(mig, "status"));
     const char *desc = json_string_value(json_object_get(mig, "error-desc"));
+    json_t *data = json_object_get(mig, "ram") || !s.last_active ? mig : s.last_active;
     result = json_pack("{s:s, s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:b}",
                        "status", s.verdict ? s.verdict : qstatus, "qemu_status", qstatus,
                        "trigger_unix_ms", wall.tv_sec * 1000.0 + wall.tv_nsec / 1e6,
                        "observed_total_ms", end - s.t0,
-                       "total_time_ms", json_integer_value(json_object_get(mig, "total-time")),
+                       "total_time_ms", json_integer_value(json_object_get(data, "total-time")),
                        "downtime_ms", json_integer_value(json_object_get(mig, "downtime")),
-                       "setup_time_ms", json_integer_value(json_object_get(mig, "setup-time")),
-                       "transferred_bytes", ram_field(mig, "transferred"),
-                       "dirty_sync_count", ram_field(mig, "dirty-sync-count"),
+                       "setup_time_ms", json_integer_value(json_object_get(data, "setup-time")),
+                       "transferred_bytes", ram_field(data, "transferred"),
+                       "dirty_sync_count", ram_field(data, "dirty-sync-count"),
                        "postcopy_started", s.postcopy_at > 0);
     if (s.postcopy_at)
         json_object_set_new(result, "postcopy_start_ms", json_real(s.postcopy_at - s.t0));
@@ -287,8 +294,8 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
                                                    "destination", host_view(&dst, o->to_ip)));
     say("migration ended: %s after %.1f s (QEMU: total %lld ms, downtime %lld ms, %lld MiB)",
         s.verdict ? s.verdict : qstatus, (end - s.t0) / 1000,
-        (long long)json_integer_value(json_object_get(mig, "total-time")),
-        (long long)json_integer_value(json_object_get(mig, "downtime")), (long long)ram_field(mig, "transferred") >> 20);
+        (long long)json_integer_value(json_object_get(data, "total-time")),
+        (long long)json_integer_value(json_object_get(mig, "downtime")), (long long)ram_field(data, "transferred") >> 20);
 out:
     json_decref(mig);
     qmp_close(&dst);
@@ -297,5 +304,6 @@ out_src:
 out_arrays:
     json_decref(s.samples);
     json_decref(s.iterations);
+    json_decref(s.last_active);
     return result;
 }
