@@ -7,7 +7,7 @@
  * triggers, samples and checks the migration over QMP, as the study's controller did.
  * When the controller prints "fault-point", L0 injects the asked-for fault (kill the
  * destination QEMU, take the destination's link down, kill the source after the
- * switch). Afterwards L0 keeps the study's view (HMP "info migrate" over the socat
+ * switch); "fault-heal" (a paused postcopy wants to recover) brings the link back. Afterwards L0 keeps the study's view (HMP "info migrate" over the socat
  * socket) and stops the copy that must not run, so the next run starts clean.
  */
 #include "migrate.h"
@@ -130,7 +130,8 @@ static void control_args(struct run_ctx *c)
     arg_l(c, "--mem-mib", opt_or_cfg(o->mem_mib, cfg, memload ? "MEM_LOAD_MIB" : "MEM_ORACLE_MIB"));
     arg_l(c, "--mem-rate", memload && o->mem_rate < 0 ? 0 : opt_or_cfg(o->mem_rate, cfg, "MEM_ORACLE_RATE"));
     arg_l(c, "--preload", opt_or_cfg(o->preload, cfg, "REDIS_PRELOAD_KEYS"));
-    if (o->fault && strcmp(o->fault, "src-kill-after-switch") == 0)
+    bool post = strcmp(o->mode, "postcopy") == 0;
+    if (o->fault && (strcmp(o->fault, "src-kill-after-switch") == 0 || (post && strcmp(o->fault, "link-down") == 0)))
         arg_s(c, "--fault-after-switch", NULL);
     else if (o->fault)   /* mid-precopy: once a quarter of the guest's memory went out */
         arg_l(c, "--fault-at-bytes", (long)(config_get_size(cfg, "GUEST_MEM") / 4));
@@ -169,6 +170,10 @@ static void control_line(struct run_ctx *c, char *line, json_t **result)
 
     if (strncmp(line, "fault-point", 11) == 0 && c->o->fault)
         inject(c);
+    else if (strncmp(line, "fault-heal", 10) == 0 && c->link_cut) {
+        printf("[migrate] fault healed: %s's link is up again\n", c->to->name);
+        set_link(c, "up");
+    }
     else if (strncmp(line, "result ", 7) == 0 && !*result)
         *result = json_loads(line + 7, 0, &jerr);
 }
@@ -315,6 +320,6 @@ json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, cha
     }
     describe(&c, r);
     settle(&c, r);
-    result_judge(r, result_expected_status(o->fault, o->expect));
+    result_judge(r, result_expected_status(o->mode, o->fault, o->expect));
     return r;
 }

@@ -12,8 +12,9 @@ struct stat3 {
 };
 
 /* The statuses a run may end with: "completed" unless a fault or --expect says
- * otherwise ("failed|stalled" for a cut link, ...). */
-const char *result_expected_status(const char *fault, const char *expect);
+ * otherwise ("failed|stalled" for a link cut during precopy, ...). A postcopy whose
+ * link was cut must pause and then recover: "completed". */
+const char *result_expected_status(const char *mode, const char *fault, const char *expect);
 /* Is status one of the '|'-separated names in expected? */
 bool result_status_matches(const char *expected, const char *status);
 /* Set "expected_status", "verdict" ("pass"/"fail") and "reasons" in r; true if pass. */

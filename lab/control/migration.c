@@ -97,6 +97,8 @@ struct run_state {
     const char *verdict;    /* our name for how it ended, when it is not QEMU's */
     json_t *last_active;    /* the last query-migrate with data: a cancelled or failed
                                migration's own answer has none */
+    double paused_at, recover_at;   /* postcopy: paused (by QEMU or us), recovery tried */
+    char recover_error[256];
 };
 
 static void record(struct run_state *s, json_t *mig, const char *status, double t)
@@ -173,12 +175,61 @@ static bool finished(const char *status)
            strcmp(status, "cancelled") == 0;
 }
 
+static const char *dst_migration_status(struct qmp *dst, char *buf, size_t len)
+{
+    char err[256];
+    json_t *m = qmp_execute(dst, "query-migrate", NULL, 5, err, sizeof(err));
+    snprintf(buf, len, "%s", m ? json_string_value(json_object_get(m, "status")) ?: "?" : "no answer");
+    json_decref(m);
+    return buf;
+}
+
+/* Postcopy cannot be cancelled: the guest's pages are split between the hosts. When it
+ * stops moving, pause it (migrate-pause), ask L0 to heal the link ("fault-heal" on
+ * stdout), and resume it: migrate-recover on the destination, then migrate with
+ * resume=true on the source. Returns true when the run should end as postcopy-paused. */
+static bool postcopy_trouble(struct qmp *src, struct qmp *dst, const struct control_opts *o, struct run_state *s,
+                             const char *status, double t, char *err, size_t errlen)
+{
+    char uri[128], dst_status[64];
+    bool paused = strcmp(status, "postcopy-paused") == 0;
+
+    if (!paused && (strcmp(status, "postcopy-active") != 0 || t - s->last_progress < o->stall_s * 1000.0))
+        return false;
+    if (!paused) {
+        say("postcopy moved nothing for %u s: migrate-pause", o->stall_s);
+        run(src, "migrate-pause", NULL, err, errlen);
+        s->last_progress = t;
+        return false;
+    }
+    if (!s->paused_at) {
+        s->paused_at = t;
+        say("postcopy paused at %.1f s; asking for the link back", (t - s->t0) / 1000);
+        printf("fault-heal\n");
+        fflush(stdout);
+    }
+    if (s->recover_at)
+        return t - s->recover_at > 2 * o->stall_s * 1000.0;
+    if (t - s->paused_at < 3000)
+        return false;   /* give the link a moment */
+    if (strcmp(dst_migration_status(dst, dst_status, sizeof(dst_status)), "postcopy-paused") != 0)
+        run(dst, "migrate-pause", NULL, err, errlen);
+    snprintf(uri, sizeof(uri), "tcp:%s:%u", o->to_ip, o->migration_port);
+    say("recovering: migrate-recover on the destination (%s), migrate resume on the source", dst_status);
+    s->recover_at = t;
+    if (run(dst, "migrate-recover", json_pack("{s:s}", "uri", uri), err, errlen) == 0) {
+        usleep(500000);
+        run(src, "migrate", json_pack("{s:s, s:b}", "uri", uri, "resume", 1), err, errlen);
+    }
+    snprintf(s->recover_error, sizeof(s->recover_error), "%s", err);
+    return false;
+}
+
 /* Sample until the migration ends; returns the last query-migrate (new reference). */
-static json_t *poll_until_done(struct qmp *src, const struct control_opts *o, struct run_state *s,
-                               char *err, size_t errlen)
+static json_t *poll_until_done(struct qmp *src, struct qmp *dst, const struct control_opts *o,
+                               struct run_state *s, char *err, size_t errlen)
 {
     json_t *mig = NULL;
-    double paused_since = 0;
 
     for (;;) {
         json_decref(mig);
@@ -194,14 +245,9 @@ static json_t *poll_until_done(struct qmp *src, const struct control_opts *o, st
         record(s, mig, status ? status : "?", t);
         if (!status || finished(status))
             return mig;
-        if (strcmp(status, "postcopy-paused") == 0) {
-            paused_since = paused_since ? paused_since : t;
-            if (t - paused_since > o->stall_s * 1000.0) {
-                s->verdict = "postcopy-paused";
-                return mig;
-            }
-        } else {
-            paused_since = 0;
+        if (s->postcopy_at && postcopy_trouble(src, dst, o, s, status, t, err, errlen)) {
+            s->verdict = "postcopy-paused";
+            return mig;
         }
         if (s->postcopy_at && t - s->t0 > 2 * o->timeout_s * 1000.0) {
             s->verdict = "postcopy-stuck";
@@ -264,7 +310,7 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
     say("%s migration %s -> %s triggered", o->mode, o->from_ip, o->to_ip);
     if (run(&src, "migrate", json_pack("{s:s}", "uri", uri), err, errlen))
         goto out;
-    mig = poll_until_done(&src, o, &s, err, errlen);
+    mig = poll_until_done(&src, &dst, o, &s, err, errlen);
     if (!mig)
         goto out;
     double end = now_ms();
@@ -287,6 +333,11 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
         json_object_set_new(result, "fault_point_ms", json_real(s.fault_at - s.t0));
     if (desc)
         json_object_set_new(result, "error_desc", json_string(desc));
+    if (s.paused_at)
+        json_object_set_new(result, "postcopy_recovery",
+                            json_pack("{s:f, s:f, s:b, s:s}", "paused_at_ms", s.paused_at - s.t0, "recover_at_ms",
+                                      s.recover_at ? s.recover_at - s.t0 : 0.0, "recovered",
+                                      strcmp(qstatus, "completed") == 0, "error", s.recover_error));
     json_object_set_new(result, "iterations", s.iterations);
     json_object_set_new(result, "samples", s.samples);
     s.iterations = s.samples = NULL;

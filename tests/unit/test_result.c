@@ -23,10 +23,11 @@ static json_t *run(const char *status, int mem, int app, int live, double total,
 static void expected_statuses(void **state)
 {
     (void)state;
-    assert_string_equal(result_expected_status(NULL, NULL), "completed");
-    assert_string_equal(result_expected_status("dst-kill", NULL), "failed");
-    assert_string_equal(result_expected_status("link-down", NULL), "failed|stalled");
-    assert_string_equal(result_expected_status(NULL, "not-converged"), "not-converged");
+    assert_string_equal(result_expected_status("precopy", NULL, NULL), "completed");
+    assert_string_equal(result_expected_status("precopy", "dst-kill", NULL), "failed");
+    assert_string_equal(result_expected_status("precopy", "link-down", NULL), "failed|stalled");
+    assert_string_equal(result_expected_status("postcopy", "link-down", NULL), "completed");
+    assert_string_equal(result_expected_status("precopy", NULL, "not-converged"), "not-converged");
     assert_true(result_status_matches("failed|stalled", "stalled"));
     assert_false(result_status_matches("failed|stalled", "stall"));
     assert_false(result_status_matches("completed", ""));
