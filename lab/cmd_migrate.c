@@ -194,6 +194,7 @@ int cmd_migrate(int argc, char **argv)
 
     if (parse(argc, argv, &o, &repeat) != 0)
         return 2;
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines as they happen, also into a pipe */
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
         return 1;

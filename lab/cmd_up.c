@@ -31,11 +31,13 @@ static volatile sig_atomic_t interrupted;
 
 void usage_up(void)
 {
-    printf("usage: fmlab up [--no-guest]\n"
+    printf("usage: fmlab up [--no-guest | --guest-only]\n"
            "Boots the lab's hosts src, dst and backup (L1 QEMUs at L0) in parallel, with\n"
            "emulated CXL (NUMA node 1 + a shared pool device) and the lab network, waits\n"
            "until each is ready, then boots the redis guest inside src (not with --no-guest)\n"
-           "and checks redis from backup. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n");
+           "and checks redis from backup. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n"
+           "--guest-only: the hosts are up; stop any guest QEMU in src and dst and boot the\n"
+           "guest afresh in src (after a migration that lost it, e.g. a broken postcopy).\n");
 }
 
 static void on_signal(int sig)
@@ -329,16 +331,44 @@ static int bring_up(const struct config *cfg, bool with_guest, char *err, size_t
     return with_guest && !interrupted ? guest_up(cfg, err, errlen) : 0;
 }
 
+/* fmlab up --guest-only: hosts stay, the guest is booted afresh in src. */
+static int guest_only(const struct config *cfg)
+{
+    char err[2048];
+    int lock = lab_lock(cfg, err, sizeof(err));
+    if (lock < 0) {
+        fprintf(stderr, "fmlab up: %s\n", err);
+        return 1;
+    }
+    guest_stop(cfg, "src");
+    guest_stop(cfg, "dst");
+    int rc = guest_up(cfg, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "fmlab up --guest-only: %s\n", err);
+    close(lock);
+    return rc ? 1 : 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
     struct config cfg;
     char err[2048];
     struct timespec t0, t1;
     bool with_guest = !(argc > 1 && strcmp(argv[1], "--no-guest") == 0);
+    bool only_guest = argc > 1 && strcmp(argv[1], "--guest-only") == 0;
 
+    if (argc > 1 && with_guest && !only_guest) {
+        fprintf(stderr, "fmlab up: unknown option '%s' (--no-guest, --guest-only)\n", argv[1]);
+        return 2;
+    }
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
         return 1;
+    }
+    if (only_guest) {
+        int rc = guest_only(&cfg);
+        config_free(&cfg);
+        return rc;
     }
     if (geteuid() != 0) {
         fprintf(stderr, "fmlab up: must run as root (it creates a network namespace, taps and a bridge)\n");

@@ -8,6 +8,7 @@
 #include "sock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,10 +80,12 @@ static int send_object(struct qmp *q, json_t *obj)
     return rc;
 }
 
-json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
-                    char *err, size_t errlen)
+static json_t *execute(struct qmp *q, const char *verb, const char *command, json_t *args, int timeout_s,
+                       char *err, size_t errlen)
 {
-    json_t *req = json_pack("{s:s}", "execute", command);
+    char id[32];
+    snprintf(id, sizeof(id), "fmlab-%u", q->next_id++);
+    json_t *req = json_pack("{s:s, s:s}", verb, command, "id", id);
     if (args)
         json_object_set(req, "arguments", args);
     int rc = send_object(q, req);
@@ -100,6 +103,11 @@ json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeou
             json_array_append_new(q->events, obj);
             continue;
         }
+        const char *got = json_string_value(json_object_get(obj, "id"));
+        if (got && strcmp(got, id) != 0) {
+            json_decref(obj);   /* the late answer to a command that timed out */
+            continue;
+        }
         json_t *ret = json_object_get(obj, "return");
         if (ret) {
             json_incref(ret);
@@ -114,6 +122,18 @@ json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeou
     }
 }
 
+json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
+                    char *err, size_t errlen)
+{
+    return execute(q, "execute", command, args, timeout_s, err, errlen);
+}
+
+json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int timeout_s,
+                        char *err, size_t errlen)
+{
+    return execute(q, q->oob ? "exec-oob" : "execute", command, args, timeout_s, err, errlen);
+}
+
 int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen)
 {
     int fd = sock_connect_unix(sock_path, timeout_s);
@@ -126,9 +146,8 @@ int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, siz
     return qmp_open_fd(q, fd, timeout_s, err, errlen);
 }
 
-int qmp_open_fd(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen)
+static int open_fd(struct qmp *q, int fd, int timeout_s, bool want_oob, char *err, size_t errlen)
 {
-    const char *sock_path = "the QMP server";
     memset(q, 0, sizeof(*q));
     q->events = json_array();
     q->fd = fd;
@@ -136,18 +155,34 @@ int qmp_open_fd(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen)
     if (!greeting || !json_object_get(greeting, "QMP")) {
         json_decref(greeting);
         if (greeting)
-            snprintf(err, errlen, "QMP: %s did not greet", sock_path);
+            snprintf(err, errlen, "QMP: the server did not greet");
         qmp_close(q);
         return -1;
     }
+    json_t *caps = json_object_get(json_object_get(greeting, "QMP"), "capabilities"), *c;
+    size_t i;
+    json_array_foreach(caps, i, c)
+        q->oob |= want_oob && json_is_string(c) && strcmp(json_string_value(c), "oob") == 0;
     json_decref(greeting);
-    json_t *ret = qmp_execute(q, "qmp_capabilities", NULL, timeout_s, err, errlen);
+    json_t *args = q->oob ? json_pack("{s:[s]}", "enable", "oob") : NULL;
+    json_t *ret = qmp_execute(q, "qmp_capabilities", args, timeout_s, err, errlen);
+    json_decref(args);
     if (!ret) {
         qmp_close(q);
         return -1;
     }
     json_decref(ret);
     return 0;
+}
+
+int qmp_open_fd(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen)
+{
+    return open_fd(q, fd, timeout_s, false, err, errlen);
+}
+
+int qmp_open_fd_oob(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen)
+{
+    return open_fd(q, fd, timeout_s, true, err, errlen);
 }
 
 void qmp_close(struct qmp *q)

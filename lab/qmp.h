@@ -10,17 +10,26 @@ struct qmp {
     char buf[65536];
     size_t used;
     json_t *events;     /* array of events received while waiting for replies */
+    unsigned next_id;   /* every command carries an id; replies are matched by it */
+    int oob;            /* out-of-band execution negotiated (qmp_open_fd_oob) */
 };
 
 /* Connect (retrying until timeout_s), read the greeting, negotiate capabilities. */
 int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen);
 /* The same over an already connected socket (TCP into the lab network); takes fd. */
 int qmp_open_fd(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen);
+/* Like qmp_open_fd, and enable out-of-band commands when the server offers them: a
+ * destination QEMU whose main loop waits on postcopy page faults still answers those. */
+int qmp_open_fd_oob(struct qmp *q, int fd, int timeout_s, char *err, size_t errlen);
 void qmp_close(struct qmp *q);
 /* Run a command; returns the "return" value (new reference) or NULL with err filled.
  * args may be NULL; it is not stolen. */
 json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
                     char *err, size_t errlen);
+/* Run an allow-oob command (migrate-pause, migrate-recover) with exec-oob; falls back
+ * to qmp_execute when OOB was not negotiated. */
+json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int timeout_s,
+                        char *err, size_t errlen);
 /* Split one received line into a JSON object (exposed for unit tests). */
 json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen);
 

@@ -115,10 +115,10 @@ static json_t *liveness_oracle(const struct control_opts *o, const char *status)
     struct qmp q;
     bool moved = strcmp(status, "completed") == 0;
 
-    if (qmp_connect(&q, o->from_ip, o->qmp_port, 5, err, sizeof(err)) == 0)
+    if (qmp_connect(&q, o->from_ip, o->qmp_port, 5, false, err, sizeof(err)) == 0)
         qmp_status(&q, st_from, sizeof(st_from));
     qmp_close(&q);
-    if (qmp_connect(&q, o->to_ip, o->qmp_port, 5, err, sizeof(err)) == 0)
+    if (qmp_connect(&q, o->to_ip, o->qmp_port, 5, false, err, sizeof(err)) == 0)
         qmp_status(&q, st_to, sizeof(st_to));
     qmp_close(&q);
     int a = agent_call(o->vm_ip, o->agent_port, "mem stat", r1, sizeof(r1), 30);

@@ -39,7 +39,7 @@ static int connect_tcp(const char *ip, unsigned port, int timeout_s)
     return -1;
 }
 
-int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, char *err, size_t errlen)
+int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, bool oob, char *err, size_t errlen)
 {
     int fd = connect_tcp(ip, port, timeout_s);
     if (fd < 0) {
@@ -48,7 +48,7 @@ int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, cha
         q->events = NULL;
         return -1;
     }
-    return qmp_open_fd(q, fd, timeout_s, err, errlen);
+    return oob ? qmp_open_fd_oob(q, fd, timeout_s, err, errlen) : qmp_open_fd(q, fd, timeout_s, err, errlen);
 }
 
 /* query-status's "status", or "gone" when QEMU does not answer. */
@@ -149,16 +149,19 @@ static void act(struct qmp *src, const struct control_opts *o, struct run_state 
          (!o->postcopy_delay_ms && s->last_sync > (json_int_t)o->postcopy_iterations))) {
         if (run(src, "migrate-start-postcopy", NULL, err, errlen) == 0) {
             s->postcopy_at = t;
-            say("postcopy started at %.1f s", elapsed / 1000);
-            if (o->fault_after_switch)
-                fault_point(s, t);
+            say("postcopy requested at %.1f s", elapsed / 1000);
         }
+    }
+    if (o->fault_after_switch && s->fault_at == 0 && strcmp(status, "postcopy-active") == 0) {
+        say("switched to postcopy at %.1f s", elapsed / 1000);
+        fault_point(s, t);
     }
     if (o->fault_at_bytes && s->fault_at == 0 && active && s->last_transferred >= (json_int_t)o->fault_at_bytes)
         fault_point(s, t);
-    if (s->cancelled || !active || s->postcopy_at)
+    /* still precopy (a requested switch to postcopy waits for the link): may give up */
+    if (s->cancelled || !active)
         return;
-    if (elapsed > o->timeout_s * 1000.0)
+    if (!s->postcopy_at && elapsed > o->timeout_s * 1000.0)
         s->verdict = "not-converged";
     else if (t - s->last_progress > o->stall_s * 1000.0)
         s->verdict = "stalled";
@@ -175,15 +178,6 @@ static bool finished(const char *status)
            strcmp(status, "cancelled") == 0;
 }
 
-static const char *dst_migration_status(struct qmp *dst, char *buf, size_t len)
-{
-    char err[256];
-    json_t *m = qmp_execute(dst, "query-migrate", NULL, 5, err, sizeof(err));
-    snprintf(buf, len, "%s", m ? json_string_value(json_object_get(m, "status")) ?: "?" : "no answer");
-    json_decref(m);
-    return buf;
-}
-
 /* Postcopy cannot be cancelled: the guest's pages are split between the hosts. When it
  * stops moving, pause it (migrate-pause), ask L0 to heal the link ("fault-heal" on
  * stdout), and resume it: migrate-recover on the destination, then migrate with
@@ -191,7 +185,7 @@ static const char *dst_migration_status(struct qmp *dst, char *buf, size_t len)
 static bool postcopy_trouble(struct qmp *src, struct qmp *dst, const struct control_opts *o, struct run_state *s,
                              const char *status, double t, char *err, size_t errlen)
 {
-    char uri[128], dst_status[64];
+    char uri[128];
     bool paused = strcmp(status, "postcopy-paused") == 0;
 
     if (!paused && (strcmp(status, "postcopy-active") != 0 || t - s->last_progress < o->stall_s * 1000.0))
@@ -212,14 +206,21 @@ static bool postcopy_trouble(struct qmp *src, struct qmp *dst, const struct cont
         return t - s->recover_at > 2 * o->stall_s * 1000.0;
     if (t - s->paused_at < 3000)
         return false;   /* give the link a moment */
-    if (strcmp(dst_migration_status(dst, dst_status, sizeof(dst_status)), "postcopy-paused") != 0)
-        run(dst, "migrate-pause", NULL, err, errlen);
     snprintf(uri, sizeof(uri), "tcp:%s:%u", o->to_ip, o->migration_port);
-    say("recovering: migrate-recover on the destination (%s), migrate resume on the source", dst_status);
+    say("recovering: migrate-pause + migrate-recover on the destination (out-of-band), "
+        "migrate resume on the source");
     s->recover_at = t;
-    if (run(dst, "migrate-recover", json_pack("{s:s}", "uri", uri), err, errlen) == 0) {
-        usleep(500000);
-        run(src, "migrate", json_pack("{s:s, s:b}", "uri", uri, "resume", 1), err, errlen);
+    json_decref(qmp_execute_oob(dst, "migrate-pause", NULL, 5, err, errlen));   /* may be paused already */
+    for (int i = 0; i < 10; i++) {
+        json_t *r = qmp_execute_oob(dst, "migrate-recover", json_pack("{s:s}", "uri", uri), 5, err, errlen);
+        if (r) {
+            json_decref(r);
+            usleep(500000);
+            run(src, "migrate", json_pack("{s:s, s:b}", "uri", uri, "resume", 1), err, errlen);
+            break;
+        }
+        say("migrate-recover: %s", err);
+        sleep(1);
     }
     snprintf(s->recover_error, sizeof(s->recover_error), "%s", err);
     return false;
@@ -297,9 +298,10 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
     json_t *result = NULL, *mig = NULL;
     struct timespec wall;
 
-    if (qmp_connect(&src, o->from_ip, o->qmp_port, 10, err, errlen))
+    if (qmp_connect(&src, o->from_ip, o->qmp_port, 10, false, err, errlen))
         goto out_arrays;
-    if (qmp_connect(&dst, o->to_ip, o->qmp_port, 30, err, errlen))
+    /* out-of-band on the destination: in postcopy its main loop can wait on page faults */
+    if (qmp_connect(&dst, o->to_ip, o->qmp_port, 30, true, err, errlen))
         goto out_src;
     if (start(&src, &dst, o, err, errlen))
         goto out;

@@ -1,0 +1,93 @@
+/*
+ * test_qmp.c: the QMP client's wire behaviour (lab/qmp.c) over a socketpair: commands
+ * carry ids, a late answer to an earlier command is skipped, events are kept, OOB is
+ * negotiated only when offered and asked for. Real QEMUs are driven by the E2E tests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+static void put(int fd, const char *line)
+{
+    assert_true(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
+}
+
+/* Read one request line from the client and return its parsed object. */
+static json_t *get(int fd)
+{
+    char buf[4096];
+    size_t n = 0;
+    while (n < sizeof(buf) - 1 && read(fd, buf + n, 1) == 1 && buf[n] != '\n')
+        n++;
+    buf[n] = '\0';
+    return json_loads(buf, 0, NULL);
+}
+
+static void ids_match_replies(void **state)
+{
+    (void)state;
+    int sv[2];
+    struct qmp q;
+    char err[256];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\n"
+               "{\"return\": {}, \"id\": \"fmlab-0\"}\n");
+    assert_int_equal(qmp_open_fd(&q, sv[0], 5, err, sizeof(err)), 0);
+    json_t *caps = get(sv[1]);
+    assert_null(json_object_get(caps, "arguments"));   /* OOB not asked for */
+    assert_int_equal(q.oob, 0);
+    json_decref(caps);
+    /* a stale reply (fmlab-0 again), an event, then the real one */
+    put(sv[1], "{\"return\": {\"status\": \"stale\"}, \"id\": \"fmlab-0\"}\n"
+               "{\"event\": \"STOP\", \"timestamp\": {}}\n"
+               "{\"return\": {\"status\": \"running\"}, \"id\": \"fmlab-1\"}\n");
+    json_t *r = qmp_execute(&q, "query-status", NULL, 5, err, sizeof(err));
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "running");
+    assert_int_equal(json_array_size(q.events), 1);
+    json_t *req = get(sv[1]);
+    assert_string_equal(json_string_value(json_object_get(req, "id")), "fmlab-1");
+    json_decref(req), json_decref(r);
+    qmp_close(&q);
+    close(sv[1]);
+}
+
+static void oob_is_negotiated_when_asked(void **state)
+{
+    (void)state;
+    int sv[2];
+    struct qmp q;
+    char err[256];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\n"
+               "{\"return\": {}, \"id\": \"fmlab-0\"}\n");
+    assert_int_equal(qmp_open_fd_oob(&q, sv[0], 5, err, sizeof(err)), 0);
+    json_t *caps = get(sv[1]);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(caps, "arguments"), "enable"), 0)), "oob");
+    json_decref(caps);
+    put(sv[1], "{\"error\": {\"class\": \"GenericError\", \"desc\": \"not paused\"}, \"id\": \"fmlab-1\"}\n");
+    assert_null(qmp_execute_oob(&q, "migrate-recover", NULL, 5, err, sizeof(err)));
+    assert_string_equal(err, "QMP migrate-recover: not paused");
+    json_t *req = get(sv[1]);
+    assert_string_equal(json_string_value(json_object_get(req, "exec-oob")), "migrate-recover");
+    json_decref(req);
+    qmp_close(&q);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ids_match_replies),
+        cmocka_unit_test(oob_is_negotiated_when_asked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
