@@ -210,8 +210,12 @@ static bool postcopy_trouble(struct qmp *src, struct qmp *dst, const struct cont
     say("recovering: migrate-pause + migrate-recover on the destination (out-of-band), "
         "migrate resume on the source");
     s->recover_at = t;
-    json_decref(qmp_execute_oob(dst, "migrate-pause", NULL, 5, err, errlen));   /* may be paused already */
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 30; i++) {
+        if (i % 5 == 0) {   /* may be paused already; else make it notice the dead channel */
+            json_t *p = qmp_execute_oob(dst, "migrate-pause", NULL, 5, err, errlen);
+            say("destination migrate-pause: %s", p ? "ok" : err);
+            json_decref(p);
+        }
         json_t *r = qmp_execute_oob(dst, "migrate-recover", json_pack("{s:s}", "uri", uri), 5, err, errlen);
         if (r) {
             json_decref(r);
