@@ -29,6 +29,8 @@
 
 extern char **environ;
 
+volatile sig_atomic_t migrate_interrupted;
+
 #define CONTROL_BIN "fmlab-control"
 #define CONTROL_PATH "/usr/local/bin/" CONTROL_BIN
 
@@ -213,12 +215,18 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
     time_t deadline = time(NULL) + limit;
     for (;;) {
         struct pollfd p = { .fd = fds[0], .events = POLLIN };
-        int left = (int)(deadline - time(NULL));
-        if (left <= 0 || poll(&p, 1, left * 1000) == 0) {
+        if (migrate_interrupted) {
+            kill(pid, SIGTERM);
+            snprintf(err, errlen, "[migrate] interrupted; the destination QEMU is stopped, the link restored");
+            break;
+        }
+        if (time(NULL) >= deadline) {
             kill(pid, SIGTERM);
             snprintf(err, errlen, "[migrate] the controller on backup gave no result within %ld s", limit);
             break;
         }
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
         if (used + 1 == cap && cap < (64u << 20))
             buf = realloc(buf, cap *= 2);
         ssize_t r = read(fds[0], buf + used, cap - 1 - used);

@@ -4,6 +4,7 @@
 #define FMLAB_MIGRATE_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -16,6 +17,9 @@ struct migrate_opts {
     long timeout_s, mem_mib, mem_rate, preload, postcopy_delay_ms; /* -1: from config.txt */
     long max_bandwidth, downtime_limit_ms;                          /* -1: from config.txt */
 };
+
+/* Set by a signal handler: the running migration is abandoned and cleaned up. */
+extern volatile sig_atomic_t migrate_interrupted;
 
 /* Migrate the guest from the host it runs on to the other one (src <-> dst), check the
  * oracles, judge the result. Returns the result object (new reference), or NULL with
