@@ -1,5 +1,6 @@
 /*
- * agent.c: talking to fmlab-agent in the guest (image/agent) over its line protocol.
+ * agent.c: talking to fmlab-agent in the guest (image/agent) over its line protocol,
+ * and the TCP connect (with retry) every connection of the controller uses.
  * One connection per call: the agent serves one client at a time and a call must not
  * hold it while the guest migrates.
  */
@@ -14,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int connect_ip(const char *ip, unsigned port, int timeout_s)
+int tcp_connect(const char *ip, unsigned port, int timeout_s)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
@@ -35,7 +36,7 @@ static int connect_ip(const char *ip, unsigned port, int timeout_s)
 int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s)
 {
     size_t used = 0;
-    int fd = connect_ip(ip, port, timeout_s);
+    int fd = tcp_connect(ip, port, timeout_s);
 
     reply[0] = '\0';
     if (fd < 0)

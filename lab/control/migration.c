@@ -12,36 +12,16 @@
 #include "control.h"
 #include "qmp.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define POLL_MS 50
 
-static int connect_tcp(const char *ip, unsigned port, int timeout_s)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-        return -1;
-    double deadline = now_ms() + timeout_s * 1000.0;
-    do {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        if (fd >= 0)
-            close(fd);
-        usleep(200000);
-    } while (now_ms() < deadline);
-    return -1;
-}
-
 int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, bool oob, char *err, size_t errlen)
 {
-    int fd = connect_tcp(ip, port, timeout_s);
+    int fd = tcp_connect(ip, port, timeout_s);
     if (fd < 0) {
         snprintf(err, errlen, "QMP at %s:%u does not answer", ip, port);
         q->fd = -1;
