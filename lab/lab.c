@@ -66,7 +66,7 @@ int lab_lock(const struct config *cfg, char *err, size_t errlen)
         ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
         holder[n > 0 ? n : 0] = '\0';
         holder[strcspn(holder, "\n")] = '\0';
-        snprintf(err, errlen, "another fmlab up/down holds the lab lock %s (pid %s)", path, holder);
+        snprintf(err, errlen, "another fmlab up, down or migrate holds the lab lock %s (pid %s)", path, holder);
         close(fd);
         return -1;
     }
