@@ -4,6 +4,8 @@
 #   make             build the lab runner build/fmlab
 #   make image       the L2 guest image (Debian + redis + fmlab-agent), cached
 #   make host-image  the L1 host image (Debian + QEMU + numactl/ndctl/OVS/...), cached
+#   make kernel      the fmsync host kernel (Linux 6.12 + kernel/patches), cached
+#   make kernel-check  apply the kernel series and compile only the KVM objects
 #   make lab-up      build whatever is missing and bring the lab up (src, dst, backup)
 #   make lab-down    stop everything the lab started
 #   make test        unit tests, config and doctor checks, boot smoke of both images,
@@ -35,7 +37,8 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 # Debian packages (this machine's suite) needed to build and run everything.
 DEPS := $(shell grep -v '^\#' deps.txt)
 
-.PHONY: all deps image host-image images lab-up lab-down test test-unit test-config \
+PHONY_KERNEL := kernel kernel-check
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-unit test-config \
         test-doctor test-boot test-lab test-repro test-migration clean
 
 all: $(FMLAB) $(CONTROL)
@@ -89,6 +92,14 @@ host-image: $(FMLAB)
 	 image/build.sh host $(call CFG,CACHE_DIR)
 
 images: image host-image
+
+# The fmsync host kernel (kernel/build.sh; cached by a hash of source version, patches,
+# config fragment). kernel-check: apply the series and compile only the KVM objects.
+kernel: $(FMLAB)
+	@kernel/build.sh $(call CFG,CACHE_DIR) $(call CFG,SUITE) build
+
+kernel-check: $(FMLAB)
+	@kernel/build.sh $(call CFG,CACHE_DIR) $(call CFG,SUITE) check
 
 # Builds whatever is missing (runner, images), then boots src, dst and backup.
 lab-up: images
