@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AGENT_VERSION "0.2.0"
+#include "version.h"
 
 static struct mem_oracle oracle;
 

@@ -10,6 +10,7 @@
  */
 #include "config.h"
 #include "e2e.h"
+#include "../../image/agent/version.h"
 #include "vm.h"
 
 #include <stdlib.h>
@@ -104,10 +105,10 @@ static void guest_smoke(const char *state)
     }
     printf("# boot to PONG on all %u redis ports: %.1f s\n", vcpus, pong_at);
     snprintf(cmd, sizeof(cmd), "journalctl -b -u fmlab-agent -o cat | grep 'fmlab-agent .* ready'");
-    check_cmd(&vm, cmd, "fmlab-agent 0.1.0 ready", out, sizeof(out));
+    check_cmd(&vm, cmd, "fmlab-agent " AGENT_VERSION " ready", out, sizeof(out));
     snprintf(cmd, sizeof(cmd), "exec 3<>/dev/tcp/%s/%s; echo version >&3; head -n1 <&3; exec 3<&-",
              vm_ip, config_get(&cfg, "AGENT_PORT"));
-    check_cmd(&vm, cmd, "fmlab-agent 0.1.0", out, sizeof(out));
+    check_cmd(&vm, cmd, "fmlab-agent " AGENT_VERSION, out, sizeof(out));
     char err[256], sock[700];
     struct stat sb;
     snprintf(sock, sizeof(sock), "%s/qmp.sock", run);
@@ -117,7 +118,7 @@ static void guest_smoke(const char *state)
               "[guest] QMP query-status says running");
     json_decref(st);
     vm_stop(&vm);
-    snprintf(cmd, sizeof(cmd), "grep -a -q 'fmlab-agent 0.1.0 ready' %s/console.log", run);
+    snprintf(cmd, sizeof(cmd), "grep -a -q 'fmlab-agent " AGENT_VERSION " ready' %s/console.log", run);
     e2e_check(system(cmd) == 0, "[guest] agent version line is in the console log");
 }
 
