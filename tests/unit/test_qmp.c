@@ -30,57 +30,64 @@ static json_t *get(int fd)
     return json_loads(buf, 0, NULL);
 }
 
-static void ids_match_replies(void **state)
+/* A client connected to a fake server that offers OOB; returns the server's end and
+ * the client's qmp_capabilities request in *caps. */
+static int connect_pair(struct qmp *q, int oob, json_t **caps)
 {
-    (void)state;
     int sv[2];
-    struct qmp q;
     char err[256];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\n"
-               "{\"return\": {}, \"id\": \"fmlab-0\"}\n");
-    assert_int_equal(qmp_open_fd(&q, sv[0], 5, err, sizeof(err)), 0);
-    json_t *caps = get(sv[1]);
+             "{\"return\": {}, \"id\": \"fmlab-0\"}\n");
+    int rc = oob ? qmp_open_fd_oob(q, sv[0], 5, err, sizeof(err)) : qmp_open_fd(q, sv[0], 5, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    *caps = get(sv[1]);
+    return sv[1];
+}
+
+static void ids_match_replies(void **state)
+{
+    (void)state;
+    struct qmp q;
+    char err[256];
+    json_t *caps;
+    int server = connect_pair(&q, 0, &caps);
     assert_null(json_object_get(caps, "arguments"));   /* OOB not asked for */
     assert_int_equal(q.oob, 0);
     json_decref(caps);
     /* a stale reply (fmlab-0 again), an event, then the real one */
-    put(sv[1], "{\"return\": {\"status\": \"stale\"}, \"id\": \"fmlab-0\"}\n"
+    put(server, "{\"return\": {\"status\": \"stale\"}, \"id\": \"fmlab-0\"}\n"
                "{\"event\": \"STOP\", \"timestamp\": {}}\n"
                "{\"return\": {\"status\": \"running\"}, \"id\": \"fmlab-1\"}\n");
     json_t *r = qmp_execute(&q, "query-status", NULL, 5, err, sizeof(err));
     assert_non_null(r);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "running");
     assert_int_equal(json_array_size(q.events), 1);
-    json_t *req = get(sv[1]);
+    json_t *req = get(server);
     assert_string_equal(json_string_value(json_object_get(req, "id")), "fmlab-1");
     json_decref(req), json_decref(r);
     qmp_close(&q);
-    close(sv[1]);
+    close(server);
 }
 
 static void oob_is_negotiated_when_asked(void **state)
 {
     (void)state;
-    int sv[2];
     struct qmp q;
     char err[256];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    put(sv[1], "{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\n"
-               "{\"return\": {}, \"id\": \"fmlab-0\"}\n");
-    assert_int_equal(qmp_open_fd_oob(&q, sv[0], 5, err, sizeof(err)), 0);
-    json_t *caps = get(sv[1]);
+    json_t *caps;
+    int server = connect_pair(&q, 1, &caps);
     assert_string_equal(json_string_value(json_array_get(
                             json_object_get(json_object_get(caps, "arguments"), "enable"), 0)), "oob");
     json_decref(caps);
-    put(sv[1], "{\"error\": {\"class\": \"GenericError\", \"desc\": \"not paused\"}, \"id\": \"fmlab-1\"}\n");
+    put(server, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"not paused\"}, \"id\": \"fmlab-1\"}\n");
     assert_null(qmp_execute_oob(&q, "migrate-recover", NULL, 5, err, sizeof(err)));
     assert_string_equal(err, "QMP migrate-recover: not paused");
-    json_t *req = get(sv[1]);
+    json_t *req = get(server);
     assert_string_equal(json_string_value(json_object_get(req, "exec-oob")), "migrate-recover");
     json_decref(req);
     qmp_close(&q);
-    close(sv[1]);
+    close(server);
 }
 
 int main(void)
