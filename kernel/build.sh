@@ -55,11 +55,12 @@ fi
 pristine=$kdir/src-$version
 if [ ! -f "$pristine/.fmlab-unpacked" ]; then
     say "unpacking $pkg $version (one time per version)"
-    rm -rf "$pristine" "$pristine.tmp"
-    mkdir -p "$pristine.tmp"
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$pristine.tmp" --wildcards './usr/src/*.tar.xz'
-    tar -xJf "$pristine.tmp"/usr/src/*.tar.xz -C "$pristine.tmp" --strip-components=1
-    rm -rf "$pristine.tmp/usr"
+    rm -rf "$pristine" "$pristine.tmp" "$pristine.deb"
+    mkdir -p "$pristine.tmp" "$pristine.deb"
+    # the .deb holds the tarball; unpack it apart (the kernel has a usr/ of its own)
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$pristine.deb" --wildcards './usr/src/*.tar.xz'
+    tar -xJf "$pristine.deb"/usr/src/*.tar.xz -C "$pristine.tmp" --strip-components=1
+    rm -rf "$pristine.deb"
     touch "$pristine.tmp/.fmlab-unpacked"
     mv "$pristine.tmp" "$pristine"
 fi
