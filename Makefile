@@ -6,6 +6,7 @@
 #   make host-image  the L1 host image (Debian + QEMU + numactl/ndctl/OVS/...), cached
 #   make kernel      the fmsync host kernel (Linux 6.12 + kernel/patches), cached
 #   make kernel-check  apply the kernel series and compile only the KVM objects
+#   make test-kernel the fmsync selftest in L1 hosts running that kernel (npt=0 and npt=1)
 #   make lab-up      build whatever is missing and bring the lab up (src, dst, backup)
 #   make lab-down    stop everything the lab started
 #   make test        unit tests, config and doctor checks, boot smoke of both images,
@@ -37,7 +38,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 # Debian packages (this machine's suite) needed to build and run everything.
 DEPS := $(shell grep -v '^\#' deps.txt)
 
-PHONY_KERNEL := kernel kernel-check
+PHONY_KERNEL := kernel kernel-check test-kernel host-kernel
 .PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-unit test-config \
         test-doctor test-boot test-lab test-repro test-migration clean
 
@@ -101,8 +102,18 @@ kernel: $(FMLAB)
 kernel-check: $(FMLAB)
 	@kernel/build.sh $(call CFG,CACHE_DIR) $(call CFG,SUITE) check
 
-# Builds whatever is missing (runner, images), then boots src, dst and backup.
-lab-up: images
+# The selftest (kernel/selftest/) in an L1 booted at L0 with the fmsync kernel, under
+# the shadow MMU (npt=0) and the TDP MMU (npt=1). Needs `make kernel`.
+test-kernel: $(FMLAB) kernel
+	@tests/kernel.sh
+
+# The kernel the hosts boot (config.txt HOST_KERNEL): fmsync builds it (cached),
+# debian uses the host image's own.
+host-kernel: $(FMLAB)
+	@[ "$(call CFG,HOST_KERNEL)" != fmsync ] || $(MAKE) --no-print-directory kernel
+
+# Builds whatever is missing (runner, images, kernel), then boots src, dst and backup.
+lab-up: images host-kernel
 	$(FMLAB) up
 
 lab-down: $(FMLAB)
@@ -122,12 +133,12 @@ test-doctor: $(FMLAB) image
 test-boot: $(E2E_BINS) image host-image
 	$(B)/tests/boot_smoke
 
-test-lab: $(FMLAB) image host-image
+test-lab: $(FMLAB) image host-image host-kernel
 	tests/lab_lifecycle.sh $(FMLAB)
 
 # The migration matrix on the lab (brought up if it is not): precopy, postcopy,
 # non-convergence and a killed destination, all oracles asserted.
-test-migration: $(FMLAB) $(CONTROL) image host-image
+test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel
 	tests/migration.sh $(FMLAB)
 
 test-repro: $(FMLAB)

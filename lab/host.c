@@ -16,6 +16,7 @@
 #include "values.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,12 +37,15 @@ static void extra(struct host_spec *hs, const char *fmt, ...)
     hs->extra[hs->n_extra] = NULL;
 }
 
+/* The fmsync kernel has virtio built in and no initrd, so it cannot find a root by label;
+ * the host disk is the first -drive (vm.c), hence /dev/vda. */
 void host_append(const struct config *cfg, const struct lab_host *h, char *out, size_t len)
 {
+    bool fmsync = strcmp(config_get(cfg, "HOST_KERNEL"), "fmsync") == 0;
     snprintf(out, len,
-             "console=ttyS0 root=LABEL=fmlab-host rw net.ifnames=0 systemd.hostname=%s fmlab.net=%s/%s "
+             "console=ttyS0 root=%s rw net.ifnames=0 systemd.hostname=%s fmlab.net=%s/%s "
              "fmlab.hosts=src=%s,dst=%s,backup=%s,vm=%s,l0=%s",
-             h->name, config_get(cfg, h->ip_key), config_get(cfg, "LAB_NET_PREFIX"),
+             fmsync ? "/dev/vda" : "LABEL=fmlab-host", h->name, config_get(cfg, h->ip_key), config_get(cfg, "LAB_NET_PREFIX"),
              config_get(cfg, "SRC_IP"), config_get(cfg, "DST_IP"), config_get(cfg, "BACKUP_IP"),
              config_get(cfg, "VM_IP"), config_get(cfg, "L0_IP"));
 }
@@ -76,10 +80,15 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
 
     memset(hs, 0, sizeof(*hs));
     snprintf(images, sizeof(images), "%s/images", config_get(cfg, "CACHE_DIR"));
-    snprintf(hs->kernel, sizeof(hs->kernel), "%s/host/vmlinuz", images);
+    bool fmsync = strcmp(config_get(cfg, "HOST_KERNEL"), "fmsync") == 0;
+    if (fmsync)
+        snprintf(hs->kernel, sizeof(hs->kernel), "%s/kernel/current/bzImage", config_get(cfg, "CACHE_DIR"));
+    else
+        snprintf(hs->kernel, sizeof(hs->kernel), "%s/host/vmlinuz", images);
     snprintf(hs->initrd, sizeof(hs->initrd), "%s/host/initrd.img", images);
     snprintf(hs->disk, sizeof(hs->disk), "%s/host/disk.img", images);
-    const char *need[][2] = { { hs->kernel, "make host-image" }, { hs->initrd, "make host-image" },
+    const char *need[][2] = { { hs->kernel, fmsync ? "make kernel, or HOST_KERNEL=debian" : "make host-image" },
+                              { fmsync ? hs->disk : hs->initrd, "make host-image" },
                               { hs->disk, "make host-image" } };
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         if (access(need[i][0], R_OK) != 0) {
@@ -112,7 +121,7 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     hs->vm = (struct vm_spec){
         .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,
         .cpu = strcmp(accel, "kvm") == 0 ? "host" : config_get(cfg, "HOST_CPU"), .vcpus = vcpus,
-        .mem = dram + cxl, .mem_extra = hs->mem_extra, .kernel = hs->kernel, .initrd = hs->initrd,
+        .mem = dram + cxl, .mem_extra = hs->mem_extra, .kernel = hs->kernel, .initrd = fmsync ? NULL : hs->initrd,
         .append = hs->append, .disk = hs->disk, .snapshot = true, .run_dir = hs->run_dir,
         .extra = hs->extra, .cpuset = h->cpuset_key ? config_get(cfg, h->cpuset_key) : NULL,
     };

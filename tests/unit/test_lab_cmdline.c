@@ -35,11 +35,27 @@ static void host_kernel_command_line(void **state)
     (void)state;
     char out[2048];
     host_append(&cfg, lab_find_host("dst"), out, sizeof(out));
-    assert_non_null(strstr(out, "root=LABEL=fmlab-host "));
+    assert_non_null(strstr(out, "root=/dev/vda rw "));   /* HOST_KERNEL=fmsync: no initrd */
     assert_non_null(strstr(out, "systemd.hostname=dst "));
     assert_non_null(strstr(out, "fmlab.net=10.10.1.2/16 "));
     assert_non_null(strstr(out, "fmlab.hosts=src=10.10.1.1,dst=10.10.1.2,backup=10.10.1.3,vm=10.10.1.100,l0=10.10.1.254"));
     assert_null(strstr(out, " ip="));   /* the initramfs would wait for br0 */
+}
+
+static void host_kernel_command_line_debian(void **state)
+{
+    (void)state;
+    struct config debian;
+    char out[2048], *env[] = { "FMLAB_HOST_KERNEL=debian", NULL };
+    const char *text = "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\n"
+        "DST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
+        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
+        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
+        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n";
+    assert_int_equal(config_parse(&debian, "t.txt", text, env), 0);
+    host_append(&debian, lab_find_host("src"), out, sizeof(out));
+    assert_non_null(strstr(out, "root=LABEL=fmlab-host rw "));   /* the initrd finds it */
+    config_free(&debian);
 }
 
 static void guest_qemu_command(void **state)
@@ -60,6 +76,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_kernel_command_line),
+        cmocka_unit_test(host_kernel_command_line_debian),
         cmocka_unit_test(guest_qemu_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
