@@ -7,6 +7,10 @@
 #   make kernel      the fmsync host kernel (Linux 6.12 + kernel/patches), cached
 #   make kernel-check  apply the kernel series and compile only the KVM objects
 #   make test-kernel the fmsync selftest in L1 hosts running that kernel (npt=0 and npt=1)
+#   make qemu        the patched QEMU 10.0 (qemu/patches), cached; make host-qemu puts it
+#                    into the host image the lab boots (images/host-qemu)
+#   make qemu-check  apply the QEMU series and compile only the objects it touches
+#   make test-qemu   QEMU's own tests for the series (shm-migration qtest, migration, qapi)
 #   make lab-up      build whatever is missing and bring the lab up (src, dst, backup)
 #   make lab-down    stop everything the lab started
 #   make test        unit tests, config and doctor checks, boot smoke of both images,
@@ -38,7 +42,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 # Debian packages (this machine's suite) needed to build and run everything.
 DEPS := $(shell grep -v '^\#' deps.txt)
 
-PHONY_KERNEL := kernel kernel-check test-kernel host-kernel
+PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
 .PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-unit test-config \
         test-doctor test-boot test-lab test-repro test-migration clean
 
@@ -112,8 +116,25 @@ test-kernel: $(FMLAB) kernel
 host-kernel: $(FMLAB)
 	@[ "$(call CFG,HOST_KERNEL)" != fmsync ] || $(MAKE) --no-print-directory kernel
 
-# Builds whatever is missing (runner, images, kernel), then boots src, dst and backup.
-lab-up: images host-kernel
+# The patched QEMU (qemu/build.sh; cached by a hash of source version, patches, flags).
+qemu: $(FMLAB)
+	@qemu/build.sh $(call CFG,CACHE_DIR) $(call CFG,SUITE) build
+
+qemu-check: $(FMLAB)
+	@qemu/build.sh $(call CFG,CACHE_DIR) $(call CFG,SUITE) check
+
+test-qemu: $(FMLAB)
+	@qemu/build.sh $(call CFG,CACHE_DIR) $(call CFG,SUITE) test
+
+# The host image with the patched QEMU in /usr/local (config.txt HOST_QEMU=fmsync).
+host-qemu-image: host-image qemu
+	@image/host-qemu.sh $(call CFG,CACHE_DIR)
+
+host-qemu: $(FMLAB)
+	@[ "$(call CFG,HOST_QEMU)" != fmsync ] || $(MAKE) --no-print-directory host-qemu-image
+
+# Builds whatever is missing (runner, images, kernel, QEMU), then boots src, dst and backup.
+lab-up: images host-kernel host-qemu
 	$(FMLAB) up
 
 lab-down: $(FMLAB)
@@ -133,12 +154,12 @@ test-doctor: $(FMLAB) image
 test-boot: $(E2E_BINS) image host-image
 	$(B)/tests/boot_smoke
 
-test-lab: $(FMLAB) image host-image host-kernel
+test-lab: $(FMLAB) image host-image host-kernel host-qemu
 	tests/lab_lifecycle.sh $(FMLAB)
 
 # The migration matrix on the lab (brought up if it is not): precopy, postcopy,
 # non-convergence and a killed destination, all oracles asserted.
-test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel
+test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/migration.sh $(FMLAB)
 
 test-repro: $(FMLAB)

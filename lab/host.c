@@ -86,10 +86,11 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     else
         snprintf(hs->kernel, sizeof(hs->kernel), "%s/host/vmlinuz", images);
     snprintf(hs->initrd, sizeof(hs->initrd), "%s/host/initrd.img", images);
-    snprintf(hs->disk, sizeof(hs->disk), "%s/host/disk.img", images);
+    bool patched_qemu = strcmp(config_get(cfg, "HOST_QEMU"), "fmsync") == 0;
+    snprintf(hs->disk, sizeof(hs->disk), "%s/%s/disk.img", images, patched_qemu ? "host-qemu" : "host");
     const char *need[][2] = { { hs->kernel, fmsync ? "make kernel, or HOST_KERNEL=debian" : "make host-image" },
                               { fmsync ? hs->disk : hs->initrd, "make host-image" },
-                              { hs->disk, "make host-image" } };
+                              { hs->disk, patched_qemu ? "make host-qemu, or HOST_QEMU=debian" : "make host-image" } };
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         if (access(need[i][0], R_OK) != 0) {
             snprintf(err, errlen, "[%s] missing %s (build it: %s)", h->name, need[i][0], need[i][1]);

@@ -1,0 +1,196 @@
+#!/bin/sh
+# qemu/build.sh: `make qemu` / `make qemu-check` / `make test-qemu`: the patched QEMU.
+#
+#   qemu/build.sh CACHE_DIR SUITE build|check|test
+#
+# Fetches the suite's `qemu` source package with deb-src inside the project's build root
+# (its own apt sources, the mirror this machine's apt uses), unpacks it once per version
+# (Debian's own patches applied), applies qemu/patches/*.patch in order, configures the
+# lab's minimal x86_64 QEMU (flags below) and builds it inside the build root.
+#   build: ninja qemu-system-x86_64, install into a staging tree (prefix /usr/local) ->
+#          CACHE_DIR/qemu/qemu-KEY/install.tar (KEY: hash of source version, patches,
+#          flags, this script); CACHE_DIR/qemu/current points at the newest.
+#   check: compile only the objects of the files the series touches (fast feedback).
+#   test:  build, then run the series' qtest (tests/qtest/shm-migration-test) and
+#          QEMU's own qapi-schema and migration tests that cover the touched code, at L0
+#          under TCG inside the build root.
+# The patched tree and the object tree persist per version: a file is rewritten only
+# when its patched content changed, so touching one patch rebuilds only what it affects.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+. "$repo/image/common.sh"
+FMLAB_STEP=qemu
+cache=${1:?usage: build.sh CACHE_DIR SUITE build|check|test} suite=${2:?suite} mode=${3:-build}
+deps="dpkg-dev meson ninja-build python3-venv pkg-config flex bison bzip2 libglib2.0-dev
+      libpixman-1-dev libslirp-dev libaio-dev libnuma-dev zlib1g-dev seabios qemu-system-data ipxe-qemu"
+# The lab needs: x86_64 system emulation, KVM (hosts run the guest under nested KVM), TCG
+# (the L0 tests), vhost-net/vhost-user, slirp, NUMA (the CXL node), linux-aio.
+flags="--prefix=/usr/local --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
+       --target-list=x86_64-softmmu --without-default-features --disable-docs --disable-download
+       --disable-containers --disable-user --enable-kvm --enable-tcg --enable-slirp --enable-vhost-net
+       --enable-vhost-user --enable-vhost-kernel --enable-numa --enable-linux-aio --enable-pixman
+       --disable-seccomp --enable-werror"
+flags=$(echo $flags)
+qdir=$cache/qemu
+mkdir -p "$qdir/dl"
+
+buildroot=$("$repo/image/buildroot.sh" "$cache" "$suite")
+clean_stale_mounts "$buildroot"
+mnt=/mnt/fmlab-$$
+cleanup() { mountpoint -q "$buildroot$mnt" && umount -l "$buildroot$mnt"; rmdir "$buildroot$mnt" 2>/dev/null
+            umount_chroot "$buildroot"; }
+trap cleanup EXIT INT TERM
+mkdir -p "$buildroot$mnt"
+mount --bind "$qdir" "$buildroot$mnt"
+mount_chroot "$buildroot"
+inroot() { chroot "$buildroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C "$@"; }
+
+# 1. build dependencies in the build root (once per list)
+depkey=$(echo "$deps" | tr -s ' \n' ' ' | sha256sum | cut -c1-16)
+if [ ! -f "$buildroot/.fmlab-qemu-deps-$depkey" ]; then
+    say "installing QEMU build dependencies in the build root (log: $qdir/deps.log)"
+    logged "$qdir/deps.log" inroot apt-get update -q
+    logged "$qdir/deps.log" inroot env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        --no-install-recommends $deps
+    touch "$buildroot/.fmlab-qemu-deps-$depkey"
+fi
+
+# 2. the source package: the suite's newest qemu, downloaded and unpacked once per version
+newest_version() { inroot apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -1; }
+version=$(newest_version)
+[ -n "$version" ] || { inroot apt-get update -q >/dev/null; version=$(newest_version); }
+[ -n "$version" ] || die "apt in the build root knows no qemu source (deb-src of $suite missing?)"
+uver=${version#*:}
+dsc=$qdir/dl/qemu_$uver.dsc
+if [ ! -s "$dsc" ]; then
+    say "downloading the qemu source package $version"
+    logged "$qdir/dl.log" inroot sh -c "cd $mnt/dl && apt-get source --download-only -q qemu=$version"
+fi
+pristine=$qdir/src-$uver
+if [ ! -f "$pristine/.fmlab-unpacked" ]; then
+    say "unpacking qemu $version with Debian's patches (one time per version)"
+    rm -rf "$pristine" "$pristine.tmp"
+    logged "$qdir/dl.log" inroot sh -c "cd $mnt && dpkg-source --no-check -x dl/qemu_$uver.dsc src-$uver.tmp"
+    rm -rf "$pristine.tmp/.pc"
+    touch "$pristine.tmp/.fmlab-unpacked"
+    mv "$pristine.tmp" "$pristine"
+fi
+
+# 3. the patched tree: hard links to the source, patched files replaced only on change
+tree=$qdir/tree-$uver obj=$qdir/obj-$uver
+[ -f "$tree/.fmlab-tree" ] || { say "creating the working tree (hard links to the source)";
+    rm -rf "$tree"; cp -al "$pristine" "$tree"; rm -f "$tree/.fmlab-unpacked"; touch "$tree/.fmlab-tree"; }
+stage=$qdir/stage.$$
+rm -rf "$qdir"/stage.*
+mkdir -p "$stage"
+set -- "$here"/patches/*.patch
+[ -e "$1" ] || die "no patches in $here/patches"
+touched=$(cat "$@" | sed -n 's#^+++ b/##p' | sort -u)
+previous=$(cat "$tree/.fmlab-touched" 2>/dev/null || true)
+for f in $(printf '%s\n%s\n' "$touched" "$previous" | sort -u); do
+    [ -e "$pristine/$f" ] || continue
+    mkdir -p "$stage/$(dirname "$f")"
+    cp -p "$pristine/$f" "$stage/$f"
+done
+n=0
+for p in "$@"; do
+    n=$((n + 1))
+    if ! out=$(cd "$stage" && patch -p1 --forward --batch --no-backup-if-mismatch -r - <"$p" 2>&1); then
+        rm -rf "$stage"
+        printf '%s\n' "$out" | grep -E 'FAILED|malformed|can.t find file' | sed 's/^/    /' >&2
+        die "patch $(basename "$p") does not apply to qemu $version (see the hunks above)"
+    fi
+done
+changed=0
+for f in $(printf '%s\n%s\n' "$touched" "$previous" | sort -u); do
+    if [ -e "$stage/$f" ]; then
+        if ! cmp -s "$stage/$f" "$tree/$f"; then
+            rm -f "$tree/$f"; mkdir -p "$tree/$(dirname "$f")"; cp -p "$stage/$f" "$tree/$f"
+            touch "$tree/$f"; changed=$((changed + 1))
+        fi
+    elif [ -e "$tree/$f" ] && [ ! -e "$pristine/$f" ]; then
+        rm -f "$tree/$f"; changed=$((changed + 1))
+    fi
+done
+printf '%s\n' "$touched" >"$tree/.fmlab-touched"
+rm -rf "$stage"
+say "applied $n patches to qemu $version; $changed files changed in the tree"
+
+# 4. cache lookup, then configure (again only when the flags change)
+key=$(input_hash "$here/build.sh" "$here/patches" -- "$version" "$flags")
+out_dir=$qdir/qemu-$key
+if [ "$mode" = build ] && [ -f "$out_dir/install.tar" ]; then
+    ln -sfn "qemu-$key" "$qdir/current"
+    say "cache hit: $out_dir"
+    exit 0
+fi
+log=$qdir/build-$key.log
+: >"$log"
+if [ ! -f "$obj/build.ninja" ] || [ "$(cat "$obj/.fmlab-flags" 2>/dev/null)" != "$flags" ]; then
+    rm -rf "$obj"; mkdir -p "$obj"
+    say "configuring: $flags (log: $log)"
+    logged "$log" inroot sh -c "cd $mnt/obj-$uver && ../tree-$uver/configure $flags"
+    echo "$flags" >"$obj/.fmlab-flags"
+fi
+
+# 5. build, with a progress line every 30 s
+case "$mode" in
+check)
+    targets=$(for f in $touched; do case "$f" in *.c)
+        sed -n "s#^build \([^ :]*\.p/$(echo "$f" | tr / _)\.o\):.*#\1#p" "$obj/build.ninja";; esac; done | sort -u)
+    [ -n "$targets" ] || die "none of the touched files is compiled in this configuration" ;;
+test) targets="qemu-system-x86_64 tests/qtest/shm-migration-test tests/qtest/migration-test" ;;
+*)    targets="qemu-system-x86_64" ;;
+esac
+say "building $(echo $targets | wc -w) targets with ninja -j$(nproc) (log: $log)"
+t0=$(date +%s)
+( while sleep 30; do say "  ... $(( $(date +%s) - t0 )) s, $(grep -c '^\[[0-9]*/[0-9]*\]' "$log") steps"; done ) &
+ticker=$!
+if ! inroot sh -c "cd $mnt/obj-$uver && ninja -j$(nproc) $(echo $targets)" >>"$log" 2>&1; then
+    kill $ticker 2>/dev/null
+    grep -E 'error:|FAILED' "$log" | head -n 15 >&2
+    die "the QEMU build failed (full log: $log)"
+fi
+kill $ticker 2>/dev/null
+say "  built in $(( $(date +%s) - t0 )) s"
+[ "$mode" = check ] && { say "check passed: the series applies and its $(echo $targets | wc -w) objects compile"; exit 0; }
+
+# 6. test: QEMU's own tests for the touched code, at L0 under TCG in the build root
+if [ "$mode" = test ]; then
+    tlog=$qdir/test-$key.log
+    : >"$tlog"
+    say "running tests (log: $tlog)"
+    run_qtest() {
+        inroot sh -c "cd $mnt/obj-$uver && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+            QTEST_QEMU_STORAGE_DAEMON_BINARY=/bin/false timeout 900 $*" >>"$tlog" 2>&1
+    }
+    failed=0
+    for t in "tests/qtest/shm-migration-test" \
+             "tests/qtest/migration-test -p /x86_64/migration/precopy/tcp/plain" \
+             "tests/qtest/migration-test -p /x86_64/migration/postcopy/plain"; do
+        t0=$(date +%s)
+        if run_qtest "$t --tap"; then r=pass; else r=FAIL; failed=1; fi
+        say "  $r: $t ($(( $(date +%s) - t0 )) s, $(grep -c '^ok ' "$tlog") ok so far)"
+    done
+    if inroot sh -c "cd $mnt/obj-$uver && meson test --suite qapi-schema --no-rebuild -q" >>"$tlog" 2>&1; then
+        say "  pass: meson test --suite qapi-schema"
+    else say "  FAIL: meson test --suite qapi-schema"; failed=1; fi
+    grep -E '^not ok' "$tlog" | head -n 20 >&2 || true
+    [ "$failed" = 0 ] || die "QEMU tests failed (log: $tlog)"
+    say "QEMU tests passed"
+    exit 0
+fi
+
+# 7. publish: an install tree (prefix /usr/local) as a tar, for the host image
+tmp=$out_dir.tmp.$$
+rm -rf "$tmp" "$qdir/destdir"; mkdir -p "$tmp"
+logged "$log" inroot sh -c "cd $mnt/obj-$uver && DESTDIR=$mnt/destdir meson install --no-rebuild --quiet"
+tar -C "$qdir/destdir" --sort=name --numeric-owner --owner=0 --group=0 -cf "$tmp/install.tar" .
+rm -rf "$qdir/destdir"
+printf 'source qemu %s\npatches %s\nflags %s\nkey %s\n' "$version" "$n" "$flags" "$key" >"$tmp/manifest.txt"
+(cd "$here/patches" && sha256sum *.patch) >>"$tmp/manifest.txt"
+cp "$log" "$tmp/build.log"
+publish "$tmp" "$out_dir"
+ln -sfn "qemu-$key" "$qdir/current"
+say "built $out_dir: install.tar $(du -h "$out_dir/install.tar" | cut -f1)"
