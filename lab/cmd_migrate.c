@@ -23,10 +23,11 @@ extern char **environ;
 
 void usage_migrate(void)
 {
-    printf("usage: fmlab migrate --mode precopy|postcopy [--load redis|memory|idle] [--repeat N]\n"
+    printf("usage: fmlab migrate --mode precopy|postcopy|shm [--load redis|memory|idle] [--repeat N]\n"
            "                     [--fault dst-kill|link-down|src-kill-after-switch] [--expect STATUS]\n"
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
+           "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
            "control plane on backup; check the memory, application and liveness oracles; write\n"
            "RESULTS_DIR/<timestamp>-<mode>/result.json. Defaults come from config.txt.\n"
@@ -61,11 +62,13 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "mode", 1, 0, 'm' }, { "load", 1, 0, 'l' }, { "repeat", 1, 0, 'n' }, { "fault", 1, 0, 'f' },
         { "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' }, { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' },
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
-        { "downtime-limit", 1, 0, 'd' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
+        { "dirty-tracking", 1, 0, 'y' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
                                 .postcopy_delay_ms = -1,
-                                .max_bandwidth = -1, .downtime_limit_ms = -1 };
+                                .max_bandwidth = -1, .downtime_limit_ms = -1, .period_us = -1,
+                                .write_through_s = -1 };
     *repeat = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -82,13 +85,23 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'D': o->postcopy_delay_ms = number("--postcopy-delay", optarg, &bad); break;
         case 'b': o->max_bandwidth = number("--max-bandwidth", optarg, &bad); break;
         case 'd': o->downtime_limit_ms = number("--downtime-limit", optarg, &bad); break;
+        case 'u': o->period_us = number("--period-us", optarg, &bad); break;
+        case 'w': o->write_through_s = number("--write-through", optarg, &bad); break;
+        case 'y': o->dirty_tracking = optarg; break;
         case 'h': usage_migrate(); exit(0);
         default: return -1;
         }
     }
-    if (!o->mode || !one_of(o->mode, "precopy|postcopy")) {
-        fprintf(stderr, "fmlab migrate: --mode must be precopy or postcopy%s\n",
-                o->mode ? "" : " (shm comes with the patched QEMU)");
+    if (!o->mode || !one_of(o->mode, "precopy|postcopy|shm")) {
+        fprintf(stderr, "fmlab migrate: --mode must be precopy, postcopy or shm\n");
+        return -1;
+    }
+    if (o->dirty_tracking && !one_of(o->dirty_tracking, "auto|fmsync|stock")) {
+        fprintf(stderr, "fmlab migrate: --dirty-tracking must be auto, fmsync or stock\n");
+        return -1;
+    }
+    if (strcmp(o->mode, "shm") == 0 && o->period_us == 0) {
+        fprintf(stderr, "fmlab migrate: --period-us must be at least 1\n");
         return -1;
     }
     if (!one_of(o->load, "redis|memory|idle")) {

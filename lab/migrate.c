@@ -132,6 +132,12 @@ static void control_args(struct run_ctx *c)
     arg_l(c, "--mem-mib", opt_or_cfg(o->mem_mib, cfg, memload ? "MEM_LOAD_MIB" : "MEM_ORACLE_MIB"));
     arg_l(c, "--mem-rate", memload && o->mem_rate < 0 ? 0 : opt_or_cfg(o->mem_rate, cfg, "MEM_ORACLE_RATE"));
     arg_l(c, "--preload", opt_or_cfg(o->preload, cfg, "REDIS_PRELOAD_KEYS"));
+    if (strcmp(o->mode, "shm") == 0) {
+        arg_s(c, "--shm-path", config_get(cfg, "SHM_IMAGE_PATH"));
+        arg_l(c, "--period-us", opt_or_cfg(o->period_us, cfg, "SHM_PERIOD_US"));
+        arg_l(c, "--write-through", opt_or_cfg(o->write_through_s, cfg, "SHM_WRITE_THROUGH_S"));
+        arg_s(c, "--dirty-tracking", o->dirty_tracking ? o->dirty_tracking : config_get(cfg, "SHM_DIRTY_TRACKING"));
+    }
     bool post = strcmp(o->mode, "postcopy") == 0;
     if (o->fault && (strcmp(o->fault, "src-kill-after-switch") == 0 || (post && strcmp(o->fault, "link-down") == 0)))
         arg_s(c, "--fault-after-switch", NULL);
@@ -291,6 +297,54 @@ static void describe(struct run_ctx *c, json_t *r)
     json_object_set_new(r, "parameters", params);
 }
 
+/* Bytes through a host's tap at L0 since boot: rx = what the host sent, tx = what it got. */
+static int tap_bytes(const struct lab_host *h, json_int_t *sent, json_int_t *received)
+{
+    char cmd[128], buf[8192];
+    snprintf(cmd, sizeof(cmd), "ip -n %s -j -s link show dev fmlab-%s 2>/dev/null", LAB_NETNS, h->name);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+    pclose(p);
+    buf[n] = '\0';
+    json_t *j = json_loads(buf, 0, NULL);
+    json_t *stats = json_object_get(json_array_get(j, 0), "stats64");
+    *sent = json_integer_value(json_object_get(json_object_get(stats, "rx"), "bytes"));
+    *received = json_integer_value(json_object_get(json_object_get(stats, "tx"), "bytes"));
+    json_decref(j);
+    return stats ? 0 : -1;
+}
+
+struct net_snapshot {
+    json_int_t from_sent, from_received, to_sent, to_received;
+    bool ok;
+};
+
+static void net_snapshot(const struct run_ctx *c, struct net_snapshot *s)
+{
+    s->ok = tap_bytes(c->from, &s->from_sent, &s->from_received) == 0 &&
+            tap_bytes(c->to, &s->to_sent, &s->to_received) == 0;
+}
+
+/* What crossed the lab network during the run, seen at the hosts' taps (includes the
+ * control plane's ssh and the redis client's traffic with the guest). */
+static void net_report(const struct run_ctx *c, const struct net_snapshot *a, json_t *r)
+{
+    struct net_snapshot b;
+    net_snapshot(c, &b);
+    if (!a->ok || !b.ok)
+        return;
+    json_int_t sent = b.from_sent - a->from_sent;
+    json_object_set_new(r, "network", json_pack("{s:s, s:I, s:I, s:I, s:I}", "measured_at", "L0 taps",
+                                                "source_sent_bytes", sent, "source_received_bytes",
+                                                b.from_received - a->from_received, "destination_sent_bytes",
+                                                b.to_sent - a->to_sent, "destination_received_bytes",
+                                                b.to_received - a->to_received));
+    printf("[migrate] network: source sent %.1f MiB, destination received %.1f MiB\n", sent / 1048576.0,
+           (b.to_received - a->to_received) / 1048576.0);
+}
+
 /* After the run: keep the study's HMP view, stop the copy that must not run. */
 static void settle(struct run_ctx *c, json_t *r)
 {
@@ -302,6 +356,8 @@ static void settle(struct run_ctx *c, json_t *r)
     const struct lab_host *old = moved ? c->from : c->to;
     if (guest_hmp(c->cfg, c->from->name, "info migrate", out, sizeof(out)) == 0)
         json_object_set_new(r, "hmp_info_migrate_source", json_string(out));
+    if (strcmp(c->o->mode, "shm") == 0 && guest_hmp(c->cfg, c->from->name, "info shm_migrate", out, sizeof(out)) == 0)
+        json_object_set_new(r, "hmp_info_shm_migrate_source", json_string(out));
     guest_stop(c->cfg, old->name);
     json_object_set_new(r, "stopped_after", json_string(old->name));
 }
@@ -319,7 +375,11 @@ json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, cha
     control_args(&c);
     if (guest_start_incoming(cfg, c.to->name, err, errlen) || push_controller(cfg, err, errlen))
         return NULL;
+    struct net_snapshot net;
+    net_snapshot(&c, &net);
     json_t *r = run_control(&c, err, errlen);
+    if (r)
+        net_report(&c, &net, r);
     if (!r) {
         if (c.link_cut)
             set_link(&c, "up");

@@ -10,12 +10,14 @@
 #include "config.h"
 
 struct migrate_opts {
-    const char *mode;      /* precopy | postcopy */
+    const char *mode;      /* precopy | postcopy | shm */
     const char *load;      /* redis | memory | idle */
     const char *fault;     /* NULL, dst-kill, link-down, src-kill-after-switch */
     const char *expect;    /* NULL or the status this run must end with */
     long timeout_s, mem_mib, mem_rate, preload, postcopy_delay_ms; /* -1: from config.txt */
     long max_bandwidth, downtime_limit_ms;                          /* -1: from config.txt */
+    long period_us, write_through_s;                                /* shm; -1: config.txt */
+    const char *dirty_tracking;                                     /* shm; NULL: config.txt */
 };
 
 /* Set by a signal handler: the running migration is abandoned and cleaned up. */

@@ -83,13 +83,19 @@ static const char *oracle_word(const json_t *r, const char *name)
 
 void result_summary(const json_t *r, char *out, size_t len)
 {
-    const json_t *client = json_object_get(r, "client");
+    const json_t *client = json_object_get(r, "client"), *net = json_object_get(r, "network");
+    char netword[64] = "";
+    if (net)
+        snprintf(netword, sizeof(netword), " (network %.1f MiB)", num(net, "source_sent_bytes") / (1 << 20));
+    bool shm = strcmp(str(r, "mode"), "shm") == 0;
     snprintf(out, len,
-             "%s %s->%s (%s load): %s in %.1f s, downtime %.0f ms (client saw %.0f ms), %.0f MiB sent, "
-             "%.0f dirty syncs; oracles: memory %s, application %s, liveness %s -> %s",
+             "%s %s->%s (%s load): %s in %.1f s, downtime %.0f ms (client saw %.0f ms), %.0f MiB sent%s, "
+             "%.0f %s; oracles: memory %s, application %s, liveness %s -> %s",
              str(r, "mode"), str(r, "from"), str(r, "to"), str(r, "load"), str(r, "status"),
              num(r, "total_time_ms") / 1000, num(r, "downtime_ms"), num(client, "max_gap_ms"),
-             num(r, "transferred_bytes") / (1 << 20), num(r, "dirty_sync_count"), oracle_word(r, "memory"),
+             num(r, "transferred_bytes") / (1 << 20), netword,
+             shm ? (double)json_array_size(json_object_get(r, "iterations")) : num(r, "dirty_sync_count"),
+             shm ? "sync periods" : "dirty syncs", oracle_word(r, "memory"),
              oracle_word(r, "application"), oracle_word(r, "liveness"),
              strcmp(str(r, "verdict"), "pass") == 0 ? "PASS" : "FAIL");
 }

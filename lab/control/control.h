@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 struct control_opts {
-    const char *mode;          /* precopy | postcopy */
+    const char *mode;          /* precopy | postcopy | shm */
     const char *load;          /* redis | memory | idle */
     const char *from_ip, *to_ip, *vm_ip;
     unsigned qmp_port, migration_port, redis_port, agent_port;
@@ -30,6 +30,10 @@ struct control_opts {
     unsigned preload_keys;
     uint64_t fault_at_bytes;   /* print "fault-point" once this much was sent (0: never) */
     bool fault_after_switch;   /* print "fault-point" right after postcopy started */
+    /* shm: the image on the CXL pool, its size, the sync period, the write-through time */
+    const char *shm_path, *dirty_tracking;   /* auto | fmsync | stock */
+    uint64_t shm_size;
+    unsigned period_us, write_through_s;
 };
 
 /* Milliseconds on CLOCK_MONOTONIC. */
@@ -60,5 +64,7 @@ int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, boo
 /* query-status's "status", or "gone" when QEMU does not answer. */
 void qmp_status(struct qmp *q, char *out, size_t len);
 json_t *migration_run(const struct control_opts *o, struct load *l, char *err, size_t errlen);
+/* shm.c: one shm (fmsync) migration through the CXL pool image; same result shape. */
+json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,12 +37,13 @@ void say(const char *fmt, ...)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: fmlab-control migrate --mode precopy|postcopy --load redis|memory|idle\n"
+            "usage: fmlab-control migrate --mode precopy|postcopy|shm --load redis|memory|idle\n"
             "         --from IP --to IP --vm IP [--qmp-port N] [--migration-port N] [--redis-port N]\n"
             "         [--agent-port N] [--max-bandwidth B] [--downtime-limit MS] [--postcopy-delay MS]\n"
             "         [--postcopy-iterations N] [--no-postcopy-preempt] [--timeout S] [--stall S]\n"
             "         [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload N] [--fault-at-bytes B]\n"
-            "         [--fault-after-switch]\n");
+            "         [--fault-after-switch] [--shm-path P] [--shm-size B] [--period-us N]\n"
+            "         [--write-through S] [--dirty-tracking auto|fmsync|stock]\n");
 }
 
 static int parse(int argc, char **argv, struct control_opts *o)
@@ -53,12 +55,15 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "downtime-limit", 1, 0, 'd' }, { "postcopy-delay", 1, 0, 'D' }, { "postcopy-iterations", 1, 0, 'I' },
         { "no-postcopy-preempt", 0, 0, 'P' }, { "timeout", 1, 0, 'T' }, { "stall", 1, 0, 'S' },
         { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' }, { "preload", 1, 0, 'k' },
-        { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { 0, 0, 0, 0 } };
+        { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { "shm-path", 1, 0, 'x' },
+        { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
+        { "dirty-tracking", 1, 0, 'y' }, { 0, 0, 0, 0 } };
     *o = (struct control_opts){ .mode = "precopy", .load = "redis", .qmp_port = 4445, .migration_port = 4444,
                                 .redis_port = 12345, .agent_port = 7777, .max_bandwidth = 1342177280,
                                 .downtime_limit_ms = 150, .postcopy_delay_ms = 1000, .postcopy_iterations = 1,
                                 .postcopy_preempt = true, .timeout_s = 120, .stall_s = 15, .mem_mib = 16,
-                                .mem_rate = 1000, .preload_keys = 10000 };
+                                .mem_rate = 1000, .preload_keys = 10000, .shm_path = "/dev/dax0.0",
+                                .dirty_tracking = "auto", .period_us = 100000, .write_through_s = 10 };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         unsigned long long v = optarg ? strtoull(optarg, NULL, 10) : 0;
@@ -84,13 +89,36 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'k': o->preload_keys = (unsigned)v; break;
         case 'F': o->fault_at_bytes = v; break;
         case 'W': o->fault_after_switch = true; break;
+        case 'x': o->shm_path = optarg; break;
+        case 'z': o->shm_size = v; break;
+        case 'u': o->period_us = (unsigned)v; break;
+        case 'w': o->write_through_s = (unsigned)v; break;
+        case 'y': o->dirty_tracking = optarg; break;
         default: return -1;
         }
     }
-    if (!o->from_ip || !o->to_ip || !o->vm_ip || (strcmp(o->mode, "precopy") && strcmp(o->mode, "postcopy")) ||
+    if (!o->from_ip || !o->to_ip || !o->vm_ip || (strcmp(o->mode, "precopy") && strcmp(o->mode, "postcopy") && strcmp(o->mode, "shm")) ||
         (strcmp(o->load, "redis") && strcmp(o->load, "memory") && strcmp(o->load, "idle")))
         return -1;
     return 0;
+}
+
+/* The size of the shm image: a devdax device's (sysfs), else the file's. 0 if unknown. */
+static uint64_t image_size(const char *path)
+{
+    char sys[256];
+    const char *base = strrchr(path, '/');
+    unsigned long long size = 0;
+    snprintf(sys, sizeof(sys), "/sys/bus/dax/devices/%s/size", base ? base + 1 : path);
+    FILE *f = fopen(sys, "r");
+    if (f) {
+        if (fscanf(f, "%llu", &size) != 1)
+            size = 0;
+        fclose(f);
+        return size;
+    }
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 /* The memory oracle: every page of the writer's region is consistent (bad == 0). */
@@ -191,7 +219,10 @@ int main(int argc, char **argv)
     struct load *l = load_start(&o, err, sizeof(err));
     if (!l)
         return fail("redis", err);
-    json_t *result = migration_run(&o, l, err, sizeof(err));
+    if (strcmp(o.mode, "shm") == 0 && !o.shm_size)
+        o.shm_size = image_size(o.shm_path);
+    json_t *result = strcmp(o.mode, "shm") == 0 ? shm_migration_run(&o, l, err, sizeof(err))
+                                                 : migration_run(&o, l, err, sizeof(err));
     if (!result) {
         load_stop(l);
         json_decref(load_finish(l, &client));

@@ -1,0 +1,241 @@
+/*
+ * shm.c: one shm (fmsync) migration of the guest through the CXL pool, driven over QMP
+ * from backup, as in the study: backup tells src to sync the guest's RAM into the image
+ * on the pool (shm-migrate), lets it write through for the chosen duration, triggers
+ * the switchover, waits until the image is complete, and starts the guest on dst from
+ * the image (migrate-incoming-shm). Only these control messages cross the network.
+ *
+ * Timestamps are backup's (one clock for both hosts): switchover request, "precopy
+ * done" and "image complete" (the source's events, seen within one poll), the incoming
+ * command, and the destination running. QEMU's own numbers (query-shm-migrate on both
+ * sides: per-period dirty pages and copy time, final pass, load time) go in as well.
+ */
+#include "control.h"
+#include "qmp.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SHM_POLL_MS 10
+#define SAMPLE_MS 50
+
+struct shm_times {
+    double start, syncing, switchover, precopy_done, image_complete, incoming, resumed;
+};
+
+static json_t *query(struct qmp *q, char *err, size_t errlen)
+{
+    return qmp_execute(q, "query-shm-migrate", NULL, 10, err, errlen);
+}
+
+static const char *phase_of(json_t *info)
+{
+    return json_string_value(json_object_get(info, "phase")) ?: "?";
+}
+
+/* Note the time the first time an event shows up among those QMP received. */
+static void note_events(struct qmp *q, double *precopy_done, double *image_complete, double *loaded)
+{
+    size_t i;
+    json_t *ev;
+    double t = now_ms();
+    json_array_foreach(q->events, i, ev) {
+        const char *name = json_string_value(json_object_get(ev, "event")) ?: "";
+        if (precopy_done && !*precopy_done && strcmp(name, "SHM_MIGRATE_PRECOPY_DONE") == 0)
+            *precopy_done = t;
+        if (image_complete && !*image_complete && strcmp(name, "SHM_MIGRATE_IMAGE_COMPLETE") == 0)
+            *image_complete = t;
+        if (loaded && !*loaded && strcmp(name, "SHM_MIGRATE_LOADED") == 0)
+            *loaded = t;
+    }
+    json_array_clear(q->events);
+}
+
+/* The sync's samples: phase, iteration, last period's dirty pages and copy time. */
+static void sample(json_t *samples, json_t *info, double t0)
+{
+    json_array_append_new(samples, json_pack("{s:f, s:s, s:O?, s:O?, s:O?, s:O?}", "t_ms", now_ms() - t0,
+                                             "phase", phase_of(info), "iterations", json_object_get(info, "iterations"),
+                                             "last_dirty_pages", json_object_get(info, "last-dirty-pages"),
+                                             "last_copy_us", json_object_get(info, "last-copy-us"),
+                                             "bytes_copied", json_object_get(info, "bytes-copied")));
+}
+
+/* Write-through: wait for the first full copy, then let the sync run write_through_s. */
+static int write_through(struct qmp *src, const struct control_opts *o, struct shm_times *t, json_t *samples,
+                         char *err, size_t errlen)
+{
+    double last_sample = 0;
+    for (;;) {
+        json_t *info = query(src, err, errlen);
+        if (!info)
+            return -1;
+        double now = now_ms();
+        const char *phase = phase_of(info);
+        if (now - last_sample >= SAMPLE_MS)
+            sample(samples, info, t->start), last_sample = now;
+        if (strcmp(phase, "failed") == 0) {
+            snprintf(err, errlen, "shm sync failed on the source: %s",
+                     json_string_value(json_object_get(info, "error")) ?: "no reason given");
+            json_decref(info);
+            return -1;
+        }
+        if (!t->syncing && strcmp(phase, "syncing") == 0) {
+            t->syncing = now;
+            say("first copy done after %.1f s (%lld ms in QEMU); writing through for %u s", (now - t->start) / 1000,
+                (long long)json_integer_value(json_object_get(info, "first-copy-us")) / 1000, o->write_through_s);
+        }
+        json_decref(info);
+        if (t->syncing && now - t->syncing >= o->write_through_s * 1000.0)
+            return 0;
+        if (!t->syncing && now - t->start > o->timeout_s * 1000.0) {
+            snprintf(err, errlen, "the first copy into the image did not end within %u s", o->timeout_s);
+            return -1;
+        }
+        usleep(SAMPLE_MS * 1000);
+    }
+}
+
+/* After the switchover request: wait until the source reports the image complete. */
+static int until_image_complete(struct qmp *src, const struct control_opts *o, struct shm_times *t, char *err,
+                                size_t errlen)
+{
+    for (;;) {
+        json_t *info = query(src, err, errlen);
+        if (!info)
+            return -1;
+        note_events(src, &t->precopy_done, &t->image_complete, NULL);
+        const char *phase = phase_of(info);
+        bool done = strcmp(phase, "image-complete") == 0, failed = strcmp(phase, "failed") == 0;
+        if (failed)
+            snprintf(err, errlen, "switchover failed on the source: %s",
+                     json_string_value(json_object_get(info, "error")) ?: "no reason given");
+        json_decref(info);
+        if (failed)
+            return -1;
+        if (done) {
+            double now = now_ms();
+            if (!t->image_complete)
+                t->image_complete = now;
+            if (!t->precopy_done)
+                t->precopy_done = t->image_complete;
+            return 0;
+        }
+        if (now_ms() - t->switchover > o->timeout_s * 1000.0) {
+            snprintf(err, errlen, "the image was not complete %u s after the switchover request", o->timeout_s);
+            return -1;
+        }
+        usleep(SHM_POLL_MS * 1000);
+    }
+}
+
+/* Start the destination from the image and wait until it runs (or, with -S, is loaded). */
+static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
+{
+    t->incoming = now_ms();
+    json_t *r = qmp_execute(dst, "migrate-incoming-shm", json_pack("{s:s}", "path", o->shm_path), 60, err, errlen);
+    if (!r)
+        return -1;
+    json_decref(r);
+    for (;;) {
+        char status[64];
+        qmp_status(dst, status, sizeof(status));
+        if (strcmp(status, "running") == 0) {
+            t->resumed = now_ms();
+            return 0;
+        }
+        if (now_ms() - t->incoming > o->timeout_s * 1000.0) {
+            snprintf(err, errlen, "the destination is %s, not running, %u s after migrate-incoming-shm", status,
+                     o->timeout_s);
+            return -1;
+        }
+        usleep(SHM_POLL_MS * 1000);
+    }
+}
+
+static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *dst_info, const char *status,
+                          const char *error)
+{
+    double end = t->resumed ? t->resumed : now_ms();
+    json_t *r = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:b}", "status", status, "qemu_status",
+                          src_info ? phase_of(src_info) : "?", "observed_total_ms", end - t->switchover,
+                          "write_through_ms", t->switchover && t->syncing ? t->switchover - t->syncing : 0.0,
+                          "first_copy_ms", t->syncing ? t->syncing - t->start : 0.0,
+                          "precopy_ms", t->precopy_done ? t->precopy_done - t->switchover : 0.0,
+                          "total_time_ms", (json_int_t)(t->resumed ? t->resumed - t->switchover : 0),
+                          "downtime_ms", (json_int_t)(t->resumed && t->precopy_done ? t->resumed - t->precopy_done : 0),
+                          "transferred_bytes", (json_int_t)0, "postcopy_started", 0);
+    if (t->resumed)
+        json_object_set_new(r, "load_ms", json_real(t->resumed - t->incoming));
+    if (t->image_complete)
+        json_object_set_new(r, "image_complete_ms", json_real(t->image_complete - t->switchover));
+    if (error)
+        json_object_set_new(r, "error_desc", json_string(error));
+    json_object_set_new(r, "shm", json_pack("{s:O?, s:O?}", "source", src_info, "destination", dst_info));
+    json_t *its = json_object_get(src_info, "iteration-records");
+    json_object_set_new(r, "iterations", its ? json_incref(its) : json_array());
+    return r;
+}
+
+json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *err, size_t errlen)
+{
+    struct qmp src, dst;
+    struct shm_times t = { 0 };
+    json_t *samples = json_array(), *result = NULL, *src_info = NULL, *dst_info = NULL;
+    char status[64], why[512] = "";
+
+    if (qmp_connect(&src, o->from_ip, o->qmp_port, 10, false, err, errlen))
+        goto out_samples;
+    if (qmp_connect(&dst, o->to_ip, o->qmp_port, 30, false, err, errlen))
+        goto out_src;
+    qmp_status(&src, status, sizeof(status));
+    if (strcmp(status, "running") != 0) {
+        snprintf(err, errlen, "the source QEMU at %s is %s, not running", o->from_ip, status);
+        goto out;
+    }
+    qmp_status(&dst, status, sizeof(status));
+    if (strcmp(status, "inmigrate") != 0) {
+        snprintf(err, errlen, "the destination QEMU at %s is %s, not inmigrate", o->to_ip, status);
+        goto out;
+    }
+    json_t *args = json_pack("{s:s, s:I, s:I, s:s}", "path", o->shm_path, "size", (json_int_t)o->shm_size,
+                             "period-us", (json_int_t)o->period_us, "dirty-tracking", o->dirty_tracking);
+    t.start = now_ms();
+    load_mark(l, t.start);
+    say("shm migration %s -> %s: syncing into %s every %u us (dirty tracking: %s)", o->from_ip, o->to_ip,
+        o->shm_path, o->period_us, o->dirty_tracking);
+    json_t *r = qmp_execute(&src, "shm-migrate", args, 10, err, errlen);
+    json_decref(args);
+    if (!r)
+        goto out;
+    json_decref(r);
+    if (write_through(&src, o, &t, samples, err, errlen))
+        goto out;
+    json_array_clear(src.events);
+    t.switchover = now_ms();
+    say("switchover requested");
+    r = qmp_execute(&src, "shm-migrate-switchover", NULL, 10, err, errlen);
+    if (!r)
+        goto out;
+    json_decref(r);
+    if (until_image_complete(&src, o, &t, why, sizeof(why)) == 0 && incoming(&dst, o, &t, why, sizeof(why)) == 0)
+        say("destination running: precopy done %.0f ms, image complete %.0f ms, resumed %.0f ms after the request",
+            t.precopy_done - t.switchover, t.image_complete - t.switchover, t.resumed - t.switchover);
+    else
+        say("shm migration failed: %s", why);
+    src_info = query(&src, err, errlen);
+    dst_info = query(&dst, err, errlen);
+    result = shm_result(&t, src_info, dst_info, t.resumed ? "completed" : "failed", why[0] ? why : NULL);
+    json_object_set_new(result, "samples", samples);
+    samples = NULL;
+out:
+    json_decref(src_info);
+    json_decref(dst_info);
+    qmp_close(&dst);
+out_src:
+    qmp_close(&src);
+out_samples:
+    json_decref(samples);
+    return result;
+}
