@@ -26,10 +26,15 @@ mkdir -p "$kdir/dl"
 
 buildroot=$("$repo/image/buildroot.sh" "$cache" "$suite")
 clean_stale_mounts "$buildroot"
-mnt=$buildroot/mnt/fmlab-$$
-cleanup() { mountpoint -q "$mnt" && umount -l "$mnt"; rmdir "$mnt" 2>/dev/null; umount_chroot "$buildroot"; }
+# One build at a time, always at the same path inside the build root: Kbuild records
+# every command line, and a path that changed would make it rebuild every object.
+exec 8>"$kdir/.build.lock"
+flock -n 8 || { say "waiting for another kernel build to finish"; flock 8; }
+mnt=$buildroot/mnt/kernel
+cleanup() { mountpoint -q "$mnt" && umount -l "$mnt"; umount_chroot "$buildroot"; }
 trap cleanup EXIT INT TERM
 mkdir -p "$mnt"
+while mountpoint -q "$mnt"; do umount -l "$mnt"; done   # left by a killed build
 mount --bind "$kdir" "$mnt"
 mount_chroot "$buildroot"
 inroot() { chroot "$buildroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C "$@"; }
@@ -50,7 +55,7 @@ version=$(inroot apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's
 deb=$kdir/dl/${pkg}_${version}_all.deb
 if [ ! -s "$deb" ]; then
     say "downloading $pkg $version"
-    logged "$kdir/dl.log" inroot sh -c "cd /mnt/fmlab-$$/dl && apt-get download -q $pkg=$version"
+    logged "$kdir/dl.log" inroot sh -c "cd /mnt/kernel/dl && apt-get download -q $pkg=$version"
 fi
 pristine=$kdir/src-$version
 if [ ! -f "$pristine/.fmlab-unpacked" ]; then
@@ -115,7 +120,7 @@ fi
 mkdir -p "$obj"
 log=$kdir/build-$key.log
 : >"$log"
-rt=/mnt/fmlab-$$/tree-$version ro=/mnt/fmlab-$$/obj-$version
+rt=/mnt/kernel/tree-$version ro=/mnt/kernel/obj-$version
 frag=$(basename "$here")/config/fmsync-host.config
 cp "$here/config/fmsync-host.config" "$obj/fmsync-host.config"
 say "configuring: x86_64_defconfig + $frag (log: $log)"
