@@ -30,7 +30,7 @@ flags="--prefix=/usr/local --firmwarepath=/usr/share/qemu:/usr/share/seabios:/us
        --target-list=x86_64-softmmu --without-default-features --disable-docs --disable-download
        --disable-containers --disable-user --enable-kvm --enable-tcg --enable-slirp --enable-vhost-net
        --enable-vhost-user --enable-vhost-kernel --enable-numa --enable-linux-aio --enable-pixman
-       --disable-seccomp --enable-werror"
+       --disable-seccomp --disable-install-blobs --enable-werror"
 flags=$(echo $flags)
 qdir=$cache/qemu
 mkdir -p "$qdir/dl"
