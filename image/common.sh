@@ -53,11 +53,11 @@ clean_stale_mounts() {
     done
 }
 
-mount_chroot() {
-    mount -t proc proc "$1/proc"
-    mount -t sysfs sysfs "$1/sys"
-    mount --bind /dev "$1/dev"
-    mount -t devpts devpts "$1/dev/pts" 2>/dev/null || true
+mount_chroot() {   # (each only if not mounted yet: another build may share the root)
+    mountpoint -q "$1/proc" || mount -t proc proc "$1/proc"
+    mountpoint -q "$1/sys" || mount -t sysfs sysfs "$1/sys" 2>/dev/null || mount --rbind /sys "$1/sys"
+    mountpoint -q "$1/dev" || mount --bind /dev "$1/dev"
+    mountpoint -q "$1/dev/pts" || mount -t devpts devpts "$1/dev/pts" 2>/dev/null || true
 }
 
 umount_chroot() {
