@@ -117,7 +117,9 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
         extra(hs, "-drive");
         extra(hs, "file=%s/%s,if=none,id=guestdisk,format=raw,cache=none,file.locking=off",
               config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
-        extra(hs, "-device"), extra(hs, "virtio-blk-pci,drive=guestdisk,serial=fmlab-guest");
+        /* a late PCI slot: the host's own disk (first -drive) is probed first, so it is
+         * /dev/vda, the root of the fmsync kernel (no initrd to find it by label) */
+        extra(hs, "-device"), extra(hs, "virtio-blk-pci,drive=guestdisk,serial=fmlab-guest,addr=0x10");
     }
     hs->vm = (struct vm_spec){
         .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,
