@@ -7,7 +7,7 @@
 # (its own apt sources, the mirror this machine's apt uses), unpacks it once per version
 # (Debian's own patches applied), applies qemu/patches/*.patch in order, configures the
 # lab's minimal x86_64 QEMU (flags below) and builds it inside the build root.
-#   build: ninja qemu-system-x86_64, install into a staging tree (prefix /usr/local) ->
+#   build: ninja qemu-system-x86_64, staged as usr/local/bin/qemu-system-x86_64 ->
 #          CACHE_DIR/qemu/qemu-KEY/install.tar (KEY: hash of source version, patches,
 #          flags, this script); CACHE_DIR/qemu/current points at the newest.
 #   check: compile only the objects of the files the series touches (fast feedback).
@@ -189,7 +189,10 @@ fi
 # 7. publish: an install tree (prefix /usr/local) as a tar, for the host image
 tmp=$out_dir.tmp.$$
 rm -rf "$tmp" "$qdir/destdir"; mkdir -p "$tmp"
-logged "$log" inroot sh -c "cd $mnt/obj-$uver && DESTDIR=$mnt/destdir meson install --no-rebuild --quiet"
+# Only the emulator: firmware, keymaps and qemu-bridge-helper come from the host image's
+# Debian QEMU packages (--firmwarepath above; the lab names the helper explicitly).
+mkdir -p "$qdir/destdir/usr/local/bin"
+install -m 0755 "$obj/qemu-system-x86_64" "$qdir/destdir/usr/local/bin/qemu-system-x86_64"
 tar -C "$qdir/destdir" --sort=name --numeric-owner --owner=0 --group=0 -cf "$tmp/install.tar" .
 rm -rf "$qdir/destdir"
 printf 'source qemu %s\npatches %s\nflags %s\nkey %s\n' "$version" "$n" "$flags" "$key" >"$tmp/manifest.txt"

@@ -173,7 +173,7 @@ static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *d
     if (error)
         json_object_set_new(r, "error_desc", json_string(error));
     json_object_set_new(r, "shm", json_pack("{s:O?, s:O?}", "source", src_info, "destination", dst_info));
-    json_t *its = json_object_get(src_info, "iteration-records");
+    json_t *its = json_object_get(src_info, "iteration-history");
     json_object_set_new(r, "iterations", its ? json_incref(its) : json_array());
     return r;
 }
