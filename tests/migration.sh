@@ -10,6 +10,8 @@
 #                                        (cancelled at the timeout),
 #                                        guest still running on its source, oracles pass
 #   5. precopy, destination QEMU killed mid-migration -> failed, guest on its source
+#   6. shm (HOST_QEMU=fmsync): redis guest through the CXL pool, fmsync and stock dirty
+#      tracking -> completed, oracles pass, RAM not on the network
 # and that the memory oracle really catches a stale page in the running guest.
 set -u
 fmlab=$1
@@ -95,6 +97,31 @@ common_checks dst-kill
 jqcheck "$result" "dst-kill: failed, fault injected mid-precopy, guest on its source" \
     '.status == "failed" and .fault_point_ms > 0 and .oracles.liveness.source_status == "running"
      and .oracles.liveness.destination_status != "running"'
+
+# shm (fmsync) migration through the CXL pool: needs the patched QEMU in the hosts.
+shm_checks() {   # NAME TRACKING: completed through the pool, RAM never on the network
+    jqcheck "$result" "$1: completed through the pool, guest moved" \
+        '.status == "completed" and .oracles.liveness.destination_status == "running"'
+    jqcheck "$result" "$1: dirty tracking was $2" ".shm.source[\"dirty-tracking\"] == \"$2\""
+    jqcheck "$result" "$1: write-through periods with dirty pages and copy times" \
+        '(.iterations | length) > 0 and all(.iterations[]; has("dirty-pages") and has("copy-us"))'
+    jqcheck "$result" "$1: precopy, downtime, total and load times measured" \
+        '.precopy_ms > 0 and .downtime_ms > 0 and .total_time_ms >= .downtime_ms and .load_ms > 0'
+    # what crossed the network while RAM went through the pool: control messages, ssh
+    # and the redis client's own traffic; precopy of the same guest sends ~250 MiB
+    jqcheck "$result" "$1: RAM did not cross the network (source sent < 16 MiB)" \
+        '.network.source_sent_bytes < 16777216'
+}
+if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
+    migrate "shm-redis" --mode shm --load redis
+    common_checks shm-redis; shm_checks shm-redis fmsync
+    jqcheck "$result" "shm-redis: every acked key present" \
+        '.oracles.application.acked_keys > 0 and .oracles.application.lost_keys == 0'
+    migrate "shm-redis-stock" --mode shm --load redis --dirty-tracking stock
+    common_checks shm-redis-stock; shm_checks shm-redis-stock kvm-dirty-log
+else   # the default until the patched QEMU boots the guest (issue 6): say so, loudly
+    echo "ok - shm migration # SKIP HOST_QEMU=$($fmlab config get HOST_QEMU): the hosts run Debian's QEMU"
+fi
 
 # The memory oracle is not vacuous: a page made stale in the running guest is caught.
 vm_ip=$($fmlab config get VM_IP); agent_port=$($fmlab config get AGENT_PORT)
