@@ -17,6 +17,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 . "$repo/image/common.sh"
+. "$repo/image/series.sh"
 FMLAB_STEP=kernel
 cache=${1:?usage: build.sh CACHE_DIR SUITE [build|check]} suite=${2:?suite} mode=${3:-build}
 pkg=linux-source-6.12
@@ -70,44 +71,10 @@ if [ ! -f "$pristine/.fmlab-unpacked" ]; then
     mv "$pristine.tmp" "$pristine"
 fi
 
-# 3. the patched tree: the series applied to copies of the files it touches; a file in
-#    the tree is replaced only when its patched content differs (make sees the rest as
-#    unchanged). Files a previous series touched are restored from the pristine source.
+# 3. the patched tree (image/series.sh): hard links to the source, patched files
+#    replaced only when their content changes
 tree=$kdir/tree-$version obj=$kdir/obj-$version
-[ -f "$tree/.fmlab-tree" ] || { say "creating the working tree (hard links to the source)";
-    rm -rf "$tree"; cp -al "$pristine" "$tree"; rm -f "$tree/.fmlab-unpacked"; touch "$tree/.fmlab-tree"; }
-stage=$kdir/stage.$$
-rm -rf "$kdir"/stage.*
-mkdir -p "$stage"
-touched=$(cat "$here"/patches/*.patch | sed -n 's#^+++ b/##p' | sort -u)
-previous=$(cat "$tree/.fmlab-touched" 2>/dev/null || true)
-for f in $(printf '%s\n%s\n' "$touched" "$previous" | sort -u); do
-    [ -e "$pristine/$f" ] || continue
-    mkdir -p "$stage/$(dirname "$f")"
-    cp -p "$pristine/$f" "$stage/$f"
-done
-n=0
-for p in "$here"/patches/*.patch; do
-    n=$((n + 1))
-    if ! out=$(cd "$stage" && patch -p1 --forward --batch --no-backup-if-mismatch -r - <"$p" 2>&1); then
-        rm -rf "$stage"
-        printf '%s\n' "$out" | grep -E 'FAILED|malformed|can.t find file' | sed 's/^/    /' >&2
-        die "patch $(basename "$p") does not apply to $pkg $version (see the hunks above)"
-    fi
-done
-changed=0
-for f in $(printf '%s\n%s\n' "$touched" "$previous" | sort -u); do
-    if [ -e "$stage/$f" ]; then
-        if ! cmp -s "$stage/$f" "$tree/$f"; then
-            rm -f "$tree/$f"; mkdir -p "$tree/$(dirname "$f")"; cp "$stage/$f" "$tree/$f"; changed=$((changed + 1))
-        fi
-    elif [ -e "$tree/$f" ] && [ ! -e "$pristine/$f" ]; then
-        rm -f "$tree/$f"; changed=$((changed + 1))   # a file only an old series created
-    fi
-done
-printf '%s\n' "$touched" >"$tree/.fmlab-touched"
-rm -rf "$stage"
-say "applied $n patches; $changed files changed in the tree"
+apply_series "$pristine" "$tree" "$here/patches" "$pkg $version"
 
 # 4. configure: x86_64_defconfig + the fragment, with the kernel's own merge script
 key=$(input_hash "$here/build.sh" "$here/patches" "$here/config" -- "$pkg" "$version" "$mode")
@@ -154,7 +121,7 @@ cp "$obj/arch/x86/boot/bzImage" "$tmp/bzImage"
 cp "$obj/.config" "$tmp/config"
 cp "$obj/System.map" "$tmp/System.map"
 inroot make -s -C "$rt" O="$ro" kernelrelease >"$tmp/kernelrelease"
-printf 'source %s %s\npatches %s\nkey %s\n' "$pkg" "$version" "$n" "$key" >"$tmp/manifest.txt"
+printf 'source %s %s\npatches %s\nkey %s\n' "$pkg" "$version" "$series_count" "$key" >"$tmp/manifest.txt"
 (cd "$here/patches" && sha256sum *.patch) >>"$tmp/manifest.txt"
 cp "$log" "$tmp/build.log"
 publish "$tmp" "$out_dir"

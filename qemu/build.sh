@@ -20,6 +20,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 . "$repo/image/common.sh"
+. "$repo/image/series.sh"
 FMLAB_STEP=qemu
 cache=${1:?usage: build.sh CACHE_DIR SUITE build|check|test} suite=${2:?suite} mode=${3:-build}
 deps="dpkg-dev meson ninja-build python3-venv pkg-config flex bison bzip2 libglib2.0-dev
@@ -81,45 +82,10 @@ if [ ! -f "$pristine/.fmlab-unpacked" ]; then
     mv "$pristine.tmp" "$pristine"
 fi
 
-# 3. the patched tree: hard links to the source, patched files replaced only on change
+# 3. the patched tree (image/series.sh): hard links to the source, patched files
+#    replaced only when their content changes
 tree=$qdir/tree-$uver obj=$qdir/obj-$uver
-[ -f "$tree/.fmlab-tree" ] || { say "creating the working tree (hard links to the source)";
-    rm -rf "$tree"; cp -al "$pristine" "$tree"; rm -f "$tree/.fmlab-unpacked"; touch "$tree/.fmlab-tree"; }
-stage=$qdir/stage.$$
-rm -rf "$qdir"/stage.*
-mkdir -p "$stage"
-set -- "$here"/patches/*.patch
-[ -e "$1" ] || die "no patches in $here/patches"
-touched=$(cat "$@" | sed -n 's#^+++ b/##p' | sort -u)
-previous=$(cat "$tree/.fmlab-touched" 2>/dev/null || true)
-for f in $(printf '%s\n%s\n' "$touched" "$previous" | sort -u); do
-    [ -e "$pristine/$f" ] || continue
-    mkdir -p "$stage/$(dirname "$f")"
-    cp -p "$pristine/$f" "$stage/$f"
-done
-n=0
-for p in "$@"; do
-    n=$((n + 1))
-    if ! out=$(cd "$stage" && patch -p1 --forward --batch --no-backup-if-mismatch -r - <"$p" 2>&1); then
-        rm -rf "$stage"
-        printf '%s\n' "$out" | grep -E 'FAILED|malformed|can.t find file' | sed 's/^/    /' >&2
-        die "patch $(basename "$p") does not apply to qemu $version (see the hunks above)"
-    fi
-done
-changed=0
-for f in $(printf '%s\n%s\n' "$touched" "$previous" | sort -u); do
-    if [ -e "$stage/$f" ]; then
-        if ! cmp -s "$stage/$f" "$tree/$f"; then
-            rm -f "$tree/$f"; mkdir -p "$tree/$(dirname "$f")"; cp -p "$stage/$f" "$tree/$f"
-            touch "$tree/$f"; changed=$((changed + 1))
-        fi
-    elif [ -e "$tree/$f" ] && [ ! -e "$pristine/$f" ]; then
-        rm -f "$tree/$f"; changed=$((changed + 1))
-    fi
-done
-printf '%s\n' "$touched" >"$tree/.fmlab-touched"
-rm -rf "$stage"
-say "applied $n patches to qemu $version; $changed files changed in the tree"
+apply_series "$pristine" "$tree" "$here/patches" "qemu $version"
 
 # 4. cache lookup, then configure (again only when the flags change)
 key=$(input_hash "$here/build.sh" "$here/patches" -- "$version" "$flags")
@@ -195,7 +161,7 @@ mkdir -p "$qdir/destdir/usr/local/bin"
 install -m 0755 "$obj/qemu-system-x86_64" "$qdir/destdir/usr/local/bin/qemu-system-x86_64"
 tar -C "$qdir/destdir" --sort=name --numeric-owner --owner=0 --group=0 -cf "$tmp/install.tar" .
 rm -rf "$qdir/destdir"
-printf 'source qemu %s\npatches %s\nflags %s\nkey %s\n' "$version" "$n" "$flags" "$key" >"$tmp/manifest.txt"
+printf 'source qemu %s\npatches %s\nflags %s\nkey %s\n' "$version" "$series_count" "$flags" "$key" >"$tmp/manifest.txt"
 (cd "$here/patches" && sha256sum *.patch) >>"$tmp/manifest.txt"
 cp "$log" "$tmp/build.log"
 publish "$tmp" "$out_dir"
