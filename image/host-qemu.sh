@@ -36,6 +36,9 @@ cp --sparse=always "$base/disk.img" "$tmp/disk.img"
 for f in vmlinuz initrd.img; do ln "$base/$f" "$tmp/$f" 2>/dev/null || cp "$base/$f" "$tmp/$f"; done
 mount -o loop "$tmp/disk.img" "$mnt"
 tar -C "$mnt" -xf "$qemu/install.tar" --no-same-owner
+# the emulator looks for its bridge helper under its own prefix: use Debian's
+mkdir -p "$mnt/usr/local/libexec" "$mnt/usr/local/share"
+ln -sfn /usr/lib/qemu/qemu-bridge-helper "$mnt/usr/local/libexec/qemu-bridge-helper"
 cp "$qemu/manifest.txt" "$mnt/usr/local/share/fmlab-qemu.manifest"
 version=$(chroot "$mnt" /usr/local/bin/qemu-system-x86_64 --version 2>&1 | head -n 1) \
     || die "the installed QEMU does not run in the host image: $version"

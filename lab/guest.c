@@ -31,7 +31,7 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "
              "-drive file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off "
              "-device virtio-blk-pci,drive=disk0 "
-             "-netdev bridge,id=n0,br=br0,helper=/usr/lib/qemu/qemu-bridge-helper -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
+             "-netdev bridge,id=n0,br=br0 -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
              "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
              "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
              "-daemonize -pidfile %s%s",

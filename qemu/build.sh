@@ -156,7 +156,7 @@ fi
 tmp=$out_dir.tmp.$$
 rm -rf "$tmp" "$qdir/destdir"; mkdir -p "$tmp"
 # Only the emulator: firmware, keymaps and qemu-bridge-helper come from the host image's
-# Debian QEMU packages (--firmwarepath above; the lab names the helper explicitly).
+# Debian QEMU packages (--firmwarepath above; image/host-qemu.sh links the helper).
 mkdir -p "$qdir/destdir/usr/local/bin"
 install -m 0755 "$obj/qemu-system-x86_64" "$qdir/destdir/usr/local/bin/qemu-system-x86_64"
 tar -C "$qdir/destdir" --sort=name --numeric-owner --owner=0 --group=0 -cf "$tmp/install.tar" .
