@@ -61,7 +61,7 @@ for h in src dst backup; do
     check "[$h] node 1: memory, no CPUs" on $h "numactl -H | grep -q '^node 1 cpus: *\$' && numactl -H | grep -Eq '^node 1 size: [1-9]'"
     check "[$h] HMAT: node 1 slower than node 0" on $h \
         '[ $(cat /sys/devices/system/node/node1/access0/initiators/read_latency) -gt $(cat /sys/devices/system/node/node0/access0/initiators/read_latency) ]'
-    check "[$h] kvm_amd loaded, /dev/kvm present" on $h "lsmod | grep -q '^kvm_amd' && test -c /dev/kvm"
+    check "[$h] kvm_amd loaded, /dev/kvm present" on $h "test -d /sys/module/kvm_amd/parameters && test -c /dev/kvm"
     check "[$h] CXL pool is /dev/dax0.0 on node 1" on $h "test -c /dev/dax0.0 && [ \$(cat /sys/bus/dax/devices/dax0.0/target_node) = 1 ]"
 done
 mark="fmlab-pool-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
