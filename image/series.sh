@@ -47,3 +47,22 @@ apply_series() {
     series_count=$#
     say "applied $# patches to $_what; $_changed files changed in the tree"
 }
+
+# enter_build_root CACHE SUITE DIR NAME: one build of NAME at a time (a lock in DIR), DIR
+# bind-mounted at /mnt/NAME inside SUITE's build root (always the same path: Kbuild,
+# meson and ninja record absolute paths, so a path that changed would rebuild every
+# object), /proc, /sys, /dev mounted, all taken down on exit. Sets $buildroot and $mnt
+# (/mnt/NAME, the path inside the root), and defines inroot CMD...
+enter_build_root() {
+    buildroot=$("$repo/image/buildroot.sh" "$1" "$2")
+    clean_stale_mounts "$buildroot"
+    exec 8>"$3/.build.lock"
+    flock -n 8 || { say "waiting for another $4 build to finish"; flock 8; }
+    mnt=/mnt/$4
+    trap 'mountpoint -q "$buildroot$mnt" && umount -l "$buildroot$mnt"; umount_chroot "$buildroot"' EXIT INT TERM
+    mkdir -p "$buildroot$mnt"
+    while mountpoint -q "$buildroot$mnt"; do umount -l "$buildroot$mnt"; done   # left by a killed build
+    mount --bind "$3" "$buildroot$mnt"
+    mount_chroot "$buildroot"
+}
+inroot() { chroot "$buildroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C "$@"; }

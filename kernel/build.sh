@@ -25,20 +25,7 @@ deps="bc bison flex libelf-dev libssl-dev cpio kmod make gcc libc6-dev xz-utils 
 kdir=$cache/kernel
 mkdir -p "$kdir/dl"
 
-buildroot=$("$repo/image/buildroot.sh" "$cache" "$suite")
-clean_stale_mounts "$buildroot"
-# One build at a time, always at the same path inside the build root: Kbuild records
-# every command line, and a path that changed would make it rebuild every object.
-exec 8>"$kdir/.build.lock"
-flock -n 8 || { say "waiting for another kernel build to finish"; flock 8; }
-mnt=$buildroot/mnt/kernel
-cleanup() { mountpoint -q "$mnt" && umount -l "$mnt"; umount_chroot "$buildroot"; }
-trap cleanup EXIT INT TERM
-mkdir -p "$mnt"
-while mountpoint -q "$mnt"; do umount -l "$mnt"; done   # left by a killed build
-mount --bind "$kdir" "$mnt"
-mount_chroot "$buildroot"
-inroot() { chroot "$buildroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C "$@"; }
+enter_build_root "$cache" "$suite" "$kdir" kernel
 
 # 1. the build root gets the kernel's build dependencies (once)
 if [ ! -f "$buildroot/.fmlab-kernel-deps" ]; then
@@ -56,7 +43,7 @@ version=$(inroot apt-cache show --no-all-versions "$pkg" 2>/dev/null | sed -n 's
 deb=$kdir/dl/${pkg}_${version}_all.deb
 if [ ! -s "$deb" ]; then
     say "downloading $pkg $version"
-    logged "$kdir/dl.log" inroot sh -c "cd /mnt/kernel/dl && apt-get download -q $pkg=$version"
+    logged "$kdir/dl.log" inroot sh -c "cd $mnt/dl && apt-get download -q $pkg=$version"
 fi
 pristine=$kdir/src-$version
 if [ ! -f "$pristine/.fmlab-unpacked" ]; then
@@ -87,7 +74,7 @@ fi
 mkdir -p "$obj"
 log=$kdir/build-$key.log
 : >"$log"
-rt=/mnt/kernel/tree-$version ro=/mnt/kernel/obj-$version
+rt=$mnt/tree-$version ro=$mnt/obj-$version
 frag=$(basename "$here")/config/fmsync-host.config
 cp "$here/config/fmsync-host.config" "$obj/fmsync-host.config"
 say "configuring: x86_64_defconfig + $frag (log: $log)"

@@ -36,20 +36,7 @@ flags=$(echo $flags)
 qdir=$cache/qemu
 mkdir -p "$qdir/dl"
 
-buildroot=$("$repo/image/buildroot.sh" "$cache" "$suite")
-clean_stale_mounts "$buildroot"
-# One build at a time, always at the same path inside the build root: meson and ninja
-# record absolute paths, and a path that changed would rebuild (or reconfigure) all.
-exec 8>"$qdir/.build.lock"
-flock -n 8 || { say "waiting for another QEMU build to finish"; flock 8; }
-mnt=/mnt/qemu
-cleanup() { mountpoint -q "$buildroot$mnt" && umount -l "$buildroot$mnt"; umount_chroot "$buildroot"; }
-trap cleanup EXIT INT TERM
-mkdir -p "$buildroot$mnt"
-while mountpoint -q "$buildroot$mnt"; do umount -l "$buildroot$mnt"; done   # left by a killed build
-mount --bind "$qdir" "$buildroot$mnt"
-mount_chroot "$buildroot"
-inroot() { chroot "$buildroot" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C "$@"; }
+enter_build_root "$cache" "$suite" "$qdir" qemu
 
 # 1. build dependencies in the build root (once per list)
 depkey=$(echo "$deps" | tr -s ' \n' ' ' | sha256sum | cut -c1-16)
