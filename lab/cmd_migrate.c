@@ -199,12 +199,6 @@ static int run_one(const struct config *cfg, const struct migrate_opts *o, json_
     return strcmp(json_string_value(json_object_get(r, "verdict")) ?: "", "pass") == 0 ? 0 : 1;
 }
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    migrate_interrupted = 1;
-}
-
 int cmd_migrate(int argc, char **argv)
 {
     struct migrate_opts o;
@@ -215,9 +209,7 @@ int cmd_migrate(int argc, char **argv)
     if (parse(argc, argv, &o, &repeat) != 0)
         return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines as they happen, also into a pipe */
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    lab_catch_signals();
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
         return 1;
@@ -231,7 +223,7 @@ int cmd_migrate(int argc, char **argv)
     json_t **runs = calloc((size_t)repeat, sizeof(*runs));
     int failed = 0;
     size_t done = 0;
-    for (long i = 0; i < repeat && !migrate_interrupted; i++) {
+    for (long i = 0; i < repeat && !lab_interrupted; i++) {
         if (repeat > 1)
             printf("[migrate] run %ld of %ld\n", i + 1, repeat);
         failed |= run_one(&cfg, &o, &runs[done]);
@@ -260,5 +252,5 @@ int cmd_migrate(int argc, char **argv)
     free(runs);
     close(lock);
     config_free(&cfg);
-    return migrate_interrupted ? 130 : failed || done < (size_t)repeat ? 1 : 0;
+    return lab_interrupted ? 130 : failed || done < (size_t)repeat ? 1 : 0;
 }

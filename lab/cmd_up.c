@@ -14,6 +14,7 @@
 #include "host.h"
 #include "lab.h"
 #include "teardown.h"
+#include "tsc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,6 @@
 #include <unistd.h>
 
 extern char **environ;
-static volatile sig_atomic_t interrupted;
 
 void usage_up(void)
 {
@@ -38,12 +38,6 @@ void usage_up(void)
            "and checks redis from backup. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n"
            "--guest-only: the hosts are up; stop any guest QEMU in src and dst and boot the\n"
            "guest afresh in src (after a migration that lost it, e.g. a broken postcopy).\n");
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
 }
 
 static int run(const char *what, const char *cmd, char *err, size_t errlen)
@@ -219,13 +213,13 @@ static int boot_hosts(const struct config *cfg, const char *accel)
     for (int i = 0; i < LAB_N_HOSTS; i++) {
         int status;
         while (waitpid(workers[i], &status, 0) < 0 && errno == EINTR) {
-            if (interrupted)
+            if (lab_interrupted)
                 for (int j = 0; j < LAB_N_HOSTS; j++)
                     kill(workers[j], SIGTERM);
         }
         failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    return interrupted ? -1 : failed;
+    return lab_interrupted ? -1 : failed;
 }
 
 /* Name each failed host, its error and the end of its console log. */
@@ -305,8 +299,9 @@ static int bring_up(const struct config *cfg, bool with_guest, char *err, size_t
     const char *accel = choose_accel(cfg);
     char path[PATH_MAX];
 
-    printf("[lab] hosts run under %s%s%s\n", accel, strcmp(accel, "tcg") ? "" : " with -cpu ",
-           strcmp(accel, "tcg") ? "" : config_get(cfg, "HOST_CPU"));
+    printf("[lab] hosts run under %s%s%s; L0's TSC runs at %lu kHz (tsc_early_khz)\n", accel,
+           strcmp(accel, "tcg") ? "" : " with -cpu ", strcmp(accel, "tcg") ? "" : config_get(cfg, "HOST_CPU"),
+           l0_tsc_khz());
     lab_path(cfg, "lab.state", path, sizeof(path));
     FILE *f = fopen(path, "w");
     if (f) {
@@ -326,9 +321,9 @@ static int bring_up(const struct config *cfg, bool with_guest, char *err, size_t
                  failed == 1 ? "" : "s", config_get(cfg, "STATE_DIR"));
         return -1;
     }
-    if (interrupted || pool_setup(cfg, err, errlen))
-        return interrupted ? (snprintf(err, errlen, "interrupted"), -1) : -1;
-    return with_guest && !interrupted ? guest_up(cfg, err, errlen) : 0;
+    if (lab_interrupted || pool_setup(cfg, err, errlen))
+        return lab_interrupted ? (snprintf(err, errlen, "interrupted"), -1) : -1;
+    return with_guest && !lab_interrupted ? guest_up(cfg, err, errlen) : 0;
 }
 
 /* fmlab up --guest-only: hosts stay, the guest is booted afresh in src. */
@@ -383,9 +378,7 @@ int cmd_up(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    lab_catch_signals();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = bring_up(&cfg, with_guest, err, sizeof(err));
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -397,5 +390,5 @@ int cmd_up(int argc, char **argv)
     }
     close(lock);
     config_free(&cfg);
-    return rc == 0 ? 0 : interrupted ? 130 : 1;
+    return rc == 0 ? 0 : lab_interrupted ? 130 : 1;
 }

@@ -34,12 +34,12 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              "-netdev bridge,id=n0,br=br0 -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
              "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
              "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
-             "-daemonize -pidfile %s%s",
+             "-D %s -d cpu_reset -daemonize -pidfile %s%s",
              GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"), config_get(cfg, "GUEST_MEM"),
              LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
              (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "AGENT_PORT"),
              host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,
-             config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_PIDFILE, incoming ? " -incoming defer" : "");
+             config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_QEMU_LOG, GUEST_PIDFILE, incoming ? " -incoming defer" : "");
 }
 
 /* Run cmd on host's console; 0 if it exits 0, else err gets what and the output. */
@@ -122,6 +122,10 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
     double secs = 0;
 
     for (int attempt = 0; attempt <= retries; attempt++) {
+        if (lab_interrupted) {
+            snprintf(err, errlen, "interrupted while booting the guest");
+            return -1;
+        }
         if (attempt) {
             printf("[vm] retry %d of %d after: %s\n", attempt, retries, err);
             on_host(cfg, "src", "stop the hung guest", "kill $(cat " GUEST_PIDFILE ") 2>/dev/null; sleep 2; true",

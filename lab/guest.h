@@ -9,6 +9,8 @@
 
 #define GUEST_PIDFILE "/run/fmlab-vm.pid"
 #define GUEST_CONSOLE_LOG "/var/log/fmlab-vm-console.log"
+/* The guest QEMU's stderr (-D keeps it open after -daemonize): its errors and exit reason */
+#define GUEST_QEMU_LOG "/var/log/fmlab-vm-qemu.log"
 #define GUEST_HMP_SOCKET "/run/fmlab-vm-hmp.sock"
 
 /* The shell command that starts the guest's QEMU in a host (exposed for unit tests). */

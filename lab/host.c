@@ -13,6 +13,7 @@
  * address (image/rootfs-host/usr/local/sbin/fmlab-hostnet).
  */
 #include "host.h"
+#include "tsc.h"
 #include "values.h"
 
 #include <stdarg.h>
@@ -48,6 +49,11 @@ void host_append(const struct config *cfg, const struct lab_host *h, char *out, 
              fmsync ? "/dev/vda" : "LABEL=fmlab-host", h->name, config_get(cfg, h->ip_key), config_get(cfg, "LAB_NET_PREFIX"),
              config_get(cfg, "SRC_IP"), config_get(cfg, "DST_IP"), config_get(cfg, "BACKUP_IP"),
              config_get(cfg, "VM_IP"), config_get(cfg, "L0_IP"));
+    /* Every host the same TSC rate, L0's (see tsc.c): migrations keep the guest's clock */
+    unsigned long khz = l0_tsc_khz();
+    size_t used = strlen(out);
+    if (khz && used < len)
+        snprintf(out + used, len - used, " tsc_early_khz=%lu", khz);
 }
 
 static void add_numa(const struct config *cfg, struct host_spec *hs, unsigned vcpus)

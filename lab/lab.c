@@ -14,6 +14,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+volatile sig_atomic_t lab_interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    lab_interrupted = 1;
+}
+
+void lab_catch_signals(void)
+{
+    struct sigaction sa = { .sa_handler = on_interrupt };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 const struct lab_host lab_hosts[LAB_N_HOSTS] = {
     { "src", "SRC_IP", "SRC_CPUSET", true },
     { "dst", "DST_IP", "DST_CPUSET", true },

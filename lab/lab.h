@@ -3,6 +3,7 @@
 #define FMLAB_LAB_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -32,6 +33,10 @@ void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
 int lab_lock(const struct config *cfg, char *err, size_t errlen);
 /* The lab's SSH private key (CACHE_DIR/keys/lab_ed25519; .pub beside it). */
 void lab_ssh_key(const struct config *cfg, char *out, size_t len);
+/* Set by SIGINT/SIGTERM once lab_catch_signals() ran: long steps (boots, retries,
+ * migrations) check it and stop, so Ctrl-C means "stop and clean up", never "retry". */
+extern volatile sig_atomic_t lab_interrupted;
+void lab_catch_signals(void);
 /* Directory holding this fmlab checkout (netsetup/ and images are found from it). */
 const char *lab_repo_dir(void);
 

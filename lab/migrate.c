@@ -29,7 +29,6 @@
 
 extern char **environ;
 
-volatile sig_atomic_t migrate_interrupted;
 
 #define CONTROL_BIN "fmlab-control"
 #define CONTROL_PATH "/usr/local/bin/" CONTROL_BIN
@@ -221,7 +220,7 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
     time_t deadline = time(NULL) + limit;
     for (;;) {
         struct pollfd p = { .fd = fds[0], .events = POLLIN };
-        if (migrate_interrupted) {
+        if (lab_interrupted) {
             kill(pid, SIGTERM);
             snprintf(err, errlen, "[migrate] interrupted; the destination QEMU is stopped, the link restored");
             break;

@@ -20,9 +20,6 @@ struct migrate_opts {
     const char *dirty_tracking;                                     /* shm; NULL: config.txt */
 };
 
-/* Set by a signal handler: the running migration is abandoned and cleaned up. */
-extern volatile sig_atomic_t migrate_interrupted;
-
 /* Migrate the guest from the host it runs on to the other one (src <-> dst), check the
  * oracles, judge the result. Returns the result object (new reference), or NULL with
  * err naming the step that could not run. */
