@@ -60,7 +60,7 @@ static const struct config_key schema[] = {
     { "HOST_ACCEL", CT_ENUM, "auto", "auto|kvm|tcg" },
     { "HOST_CPU", CT_STRING, "qemu64,+svm", NULL },
     { "HOST_KERNEL", CT_ENUM, "fmsync", "fmsync|debian" },
-    { "HOST_QEMU", CT_ENUM, "debian", "fmsync|debian" },
+    { "HOST_QEMU", CT_ENUM, "fmsync", "fmsync|debian" },
     { "NET_MODE", CT_ENUM, "bridge", "bridge|ovs|ovs-dpdk" },
     { "LAB_NET_PREFIX", CT_UINT, "24", NULL },
     { "L0_IP", CT_IPV4, "10.10.1.254", NULL },

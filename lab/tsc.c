@@ -15,22 +15,33 @@
 #include <time.h>
 #include <x86intrin.h>
 
-static double now_ns(void)
+/* A (TSC, ns) pair read as close together as the machine allows: the pair whose two
+ * TSC reads bracket the clock read most tightly, of a few tries. */
+static void tsc_pair(unsigned long long *tsc, double *ns)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_RAW, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+    unsigned long long best_gap = ~0ull;
+    for (int i = 0; i < 16; i++) {
+        struct timespec t;
+        unsigned long long a = __rdtsc();
+        clock_gettime(CLOCK_MONOTONIC_RAW, &t);
+        unsigned long long b = __rdtsc();
+        if (b - a < best_gap) {
+            best_gap = b - a;
+            *tsc = a + (b - a) / 2;
+            *ns = (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+        }
+    }
 }
 
-/* One 50 ms window: TSC ticks per millisecond. */
+/* TSC ticks per millisecond over one 100 ms window. */
 static double tsc_khz_once(void)
 {
-    struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
-    double t0 = now_ns();
-    unsigned long long c0 = __rdtsc();
+    struct timespec pause = { .tv_nsec = 100 * 1000 * 1000 };
+    unsigned long long c0, c1;
+    double t0, t1;
+    tsc_pair(&c0, &t0);
     nanosleep(&pause, NULL);
-    unsigned long long c1 = __rdtsc();
-    double t1 = now_ns();
+    tsc_pair(&c1, &t1);
     return t1 > t0 ? (double)(c1 - c0) * 1e6 / (t1 - t0) : 0;
 }
 
@@ -41,7 +52,7 @@ unsigned long l0_tsc_khz(void)
         return cached;
     /* Three windows; keep the median so one preempted window does not count. */
     double a = tsc_khz_once(), b = tsc_khz_once(), c = tsc_khz_once();
-    double best = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
-    cached = (unsigned long)(best + 0.5);
+    double median = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    cached = (unsigned long)(median + 0.5);
     return cached;
 }
