@@ -17,7 +17,11 @@
 #                    the lab lifecycle (up, checks, down, SIGKILL + down)
 #   make test-repro  build both images twice from cold, compare sha256
 #   make test-migration  the migration matrix (precopy, postcopy, non-convergence,
-#                    dst-kill) on the lab, every oracle asserted
+#                    dst-kill, shm with fmsync and stock tracking, shm on a stock-kernel
+#                    lab) on the lab, every oracle asserted
+#   make bench       the study's numbers on the lab: precopy vs postcopy vs shm (median
+#                    of BENCH_REPEAT=3), shm per-period copy times at 500/100 ms, fmsync
+#                    vs stock tracking; a markdown table in RESULTS_DIR/bench-*.md
 #
 # config.txt values reach Make only through `build/fmlab config get KEY`.
 
@@ -44,7 +48,7 @@ DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
 .PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-unit test-config \
-        test-doctor test-boot test-lab test-repro test-migration clean
+        test-doctor test-boot test-lab test-repro test-migration bench clean
 
 all: $(FMLAB) $(CONTROL)
 
@@ -158,9 +162,14 @@ test-lab: $(FMLAB) image host-image host-kernel host-qemu
 	tests/lab_lifecycle.sh $(FMLAB)
 
 # The migration matrix on the lab (brought up if it is not): precopy, postcopy,
-# non-convergence and a killed destination, all oracles asserted.
+# non-convergence, a killed destination, shm (fmsync and stock tracking), then shm on a
+# lab booted with the stock kernel; all oracles asserted.
 test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/migration.sh $(FMLAB)
+
+BENCH_REPEAT ?= 3
+bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+	tests/bench.sh $(FMLAB) $(BENCH_REPEAT)
 
 test-repro: $(FMLAB)
 	tests/repro.sh $(FMLAB)
