@@ -118,6 +118,11 @@ if [ "$mode" = test ]; then
     tlog=$qdir/test-$key.log
     : >"$tlog"
     say "running tests (log: $tlog)"
+    # QEMU run from its build tree finds firmware under qemu-bundle/<firmwarepath>: point
+    # those at the build root's Debian firmware packages (seabios, qemu-system-data)
+    for d in seabios qemu; do
+        inroot sh -c "mkdir -p $mnt/obj-$uver/qemu-bundle/usr/share && ln -sfn /usr/share/$d $mnt/obj-$uver/qemu-bundle/usr/share/$d"
+    done
     run_qtest() {
         inroot sh -c "cd $mnt/obj-$uver && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
             QTEST_QEMU_STORAGE_DAEMON_BINARY=/bin/false timeout 900 $*" >>"$tlog" 2>&1
