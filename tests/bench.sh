@@ -17,11 +17,8 @@ results_dir=$($fmlab config get RESULTS_DIR)
 out="$results_dir/bench-$(date +%Y%m%d-%H%M%S).md"
 mkdir -p "$results_dir"
 
-if ! $fmlab status --json 2>/dev/null | jq -e '.guest.state == "running"' >/dev/null; then
-    echo "# bench: the lab is not up: fmlab up"
-    $fmlab down >/dev/null 2>&1
-    $fmlab up || { echo "bench: fmlab up failed" >&2; exit 1; }
-fi
+. "$(dirname "$0")/lab_up.sh"
+lab_up "$fmlab" || { echo "bench: fmlab up failed" >&2; exit 1; }
 
 # run NAME ARGS...: one fmlab migrate per repeat; appends each result.json to runs_NAME.
 declare -A runs

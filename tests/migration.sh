@@ -25,11 +25,8 @@ jqcheck() { if [ -n "$1" ] && jq -e "$3" "$1" >/dev/null 2>&1; then ok "$2"; els
 t_start=$(date +%s)
 max_bw=$($fmlab config get MIGRATE_MAX_BANDWIDTH); downtime=$($fmlab config get MIGRATE_DOWNTIME_LIMIT_MS)
 
-if ! $fmlab status --json 2>/dev/null | jq -e '.guest.state == "running"' >/dev/null; then
-    echo "# the lab is not up (or the guest is not running): fmlab up"
-    $fmlab down >/dev/null 2>&1
-    $fmlab up || { notok "fmlab up"; exit 1; }
-fi
+. "$(dirname "$0")/lab_up.sh"
+lab_up "$fmlab" || { notok "fmlab up"; exit 1; }
 
 # migrate NAME ARGS...: run one migration; sets $result to its result.json.
 migrate() {
