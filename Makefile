@@ -115,10 +115,11 @@ kernel-check: $(FMLAB)
 test-kernel: $(FMLAB) kernel
 	@tests/kernel.sh
 
-# The kernel the hosts boot (config.txt HOST_KERNEL): fmsync builds it (cached),
-# debian uses the host image's own.
+# The lab's kernel, when the hosts (HOST_KERNEL=fmsync) or the guest (GUEST_KERNEL=lab)
+# boot it (built and cached by make kernel); debian uses the images' own kernels.
 host-kernel: $(FMLAB)
-	@[ "$(call CFG,HOST_KERNEL)" != fmsync ] || $(MAKE) --no-print-directory kernel
+	@{ [ "$(call CFG,HOST_KERNEL)" != fmsync ] && [ "$(call CFG,GUEST_KERNEL)" != lab ]; } || \
+	  $(MAKE) --no-print-directory kernel
 
 # The patched QEMU (qemu/build.sh; cached by a hash of source version, patches, flags).
 qemu: $(FMLAB)

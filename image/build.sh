@@ -36,7 +36,7 @@ buildroot=$("$here/buildroot.sh" "$cache" "$SUITE")
 overlays="$here/rootfs-common"
 case "$kind" in
     guest) overlays="$overlays $here/rootfs-guest $here/agent" ;;
-    host)  overlays="$overlays $here/rootfs-host" ;;
+    host)  overlays="$overlays $here/rootfs-host $here/kvmcheck" ;;
 esac
 key=$(input_hash "$here/build.sh" "$here/common.sh" $overlays -- \
       "$kind" "$SUITE" "$mirror" "$IMAGE_EPOCH" "$IMAGE_SIZE" "$KERNEL_VER" \
@@ -74,7 +74,7 @@ logged "$log" debootstrap --variant=minbase --include="$pkgs" "$SUITE" "$root" "
 
 say "configuring"
 for o in $overlays; do
-    case "$o" in */agent) continue ;; esac
+    case "$o" in */agent|*/kvmcheck) continue ;; esac
     cp -a "$o/." "$root/"
 done
 echo "$hostname" >"$root/etc/hostname"
@@ -82,21 +82,47 @@ echo "$hostname" >"$root/etc/hostname"
 printf '# fmlab %s image: root by label (a host also attaches the guest disk).\nLABEL=fmlab-%s  /  ext4  rw,relatime,errors=remount-ro  0  1\n' \
     "$kind" "$kind" >"$root/etc/fstab"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n' "$hostname" >"$root/etc/hosts"
-units="fmlab-firstboot.service systemd-networkd.service systemd-network-generator.service"
+units="fmlab-firstboot.service serial-getty@ttyS0.service"
+# build_tool DIR NAME: a C tool of the image, compiled in the build root, into /usr/local/sbin
+build_tool() {
+    rm -rf "$buildroot/tmp/fmlab-$2"
+    cp -r "$1" "$buildroot/tmp/fmlab-$2"
+    logged "$log" chroot "$buildroot" sh -c "cd /tmp/fmlab-$2 && gcc -std=c11 -O2 -Wall -Wextra \
+        -Werror -s -pthread -o $2 *.c"
+    install -m 0755 "$buildroot/tmp/fmlab-$2/$2" "$root/usr/local/sbin/$2"
+    rm -rf "$buildroot/tmp/fmlab-$2"
+}
 if [ "$kind" = guest ]; then
     say "building the guest agent in the build root"
-    rm -rf "$buildroot/tmp/fmlab-agent"
-    cp -r "$here/agent" "$buildroot/tmp/fmlab-agent"
-    logged "$log" chroot "$buildroot" sh -c 'cd /tmp/fmlab-agent && gcc -std=c11 -O2 -Wall -Wextra \
-        -Werror -s -pthread -o fmlab-agent fmlab-agent.c mem_oracle.c'
-    install -m 0755 "$buildroot/tmp/fmlab-agent/fmlab-agent" "$root/usr/local/sbin/fmlab-agent"
-    rm -rf "$buildroot/tmp/fmlab-agent"
-    units="$units fmlab-agent.service"
+    build_tool "$here/agent" fmlab-agent
+    # networkd applies ip= for Debian's kernel; the lab's kernel has set it before init
+    units="$units fmlab-agent.service systemd-networkd.service systemd-network-generator.service"
     logged "$log" chroot "$root" systemctl disable redis-server.service
+else
+    say "building fmlab-kvmcheck in the build root"
+    build_tool "$here/kvmcheck" fmlab-kvmcheck
+    # br0 and the address come from fmlab-hostnet (ip), not networkd: nothing to wait for
+    units="$units fmlab-hostnet.service"
+    logged "$log" chroot "$root" systemctl disable openvswitch-switch.service
 fi
 logged "$log" chroot "$root" systemctl enable $units
-[ "$kind" = host ] && logged "$log" chroot "$root" systemctl enable fmlab-hostnet.service
-[ "$kind" = host ] && logged "$log" chroot "$root" systemctl disable openvswitch-switch.service
+# Only what the lab uses starts: no VT getty (no display), no module loads the lab's
+# kernel has built in, no timers that would wake up during a measurement (apt, scrub,
+# trim, man-db), no wait for "network online" (it waits on udev).
+logged "$log" chroot "$root" systemctl mask getty@tty1.service systemd-networkd-wait-online.service \
+    modprobe@drm.service modprobe@efi_pstore.service modprobe@dm_mod.service modprobe@loop.service \
+    systemd-pstore.service e2scrub_reap.service apt-daily.timer apt-daily-upgrade.timer \
+    dpkg-db-backup.timer e2scrub_all.timer fstrim.timer man-db.timer
+# First-boot work done here, once, not at every boot of a reproducible image: the linker
+# cache and the journal catalog (udev's hwdb is built by its package), and the "needs
+# update" markers that tell ldconfig.service, systemd-journal-catalog-update and
+# systemd-hwdb-update they are done
+# (ConditionNeedsUpdate compares them with /usr's mtime, which is IMAGE_EPOCH).
+logged "$log" chroot "$root" ldconfig
+logged "$log" chroot "$root" journalctl --update-catalog
+for d in etc var; do
+    printf 'TIMESTAMP_NSEC=%s000000000\n' "$IMAGE_EPOCH" >"$root/$d/.updated"
+done
 
 say "removing per-machine and time-dependent state"
 rm -f "$root"/etc/ssh/ssh_host_* "$root/var/lib/dbus/machine-id" \
@@ -108,8 +134,6 @@ rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/man
        "$root"/tmp/* "$root"/var/tmp/* "$root/debootstrap"
 find "$root/var/log" -type f -delete
 ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-# systemd's catalog and udev's hwdb are caches rebuilt at boot when missing.
-rm -f "$root/var/lib/systemd/catalog/database"
 
 say "extracting kernel and initrd"
 vmlinuz=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -n 1)

@@ -84,6 +84,9 @@ logged "$log" inroot make -C "$rt" O="$ro" olddefconfig
 missing=$(grep -E '^CONFIG_[A-Z0-9_]+=' "$obj/fmsync-host.config" | while IFS= read -r line; do
     grep -qxF "$line" "$obj/.config" || echo "${line%%=*}"; done)
 [ -z "$missing" ] || die "the fragment's options did not survive olddefconfig (unmet dependencies?): $(echo $missing)"
+kept=$(sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1/p' "$obj/fmsync-host.config" | while IFS= read -r sym; do
+    if grep -qE "^$sym=[ym]" "$obj/.config"; then echo "$sym"; fi; done)
+[ -z "$kept" ] || die "options the fragment turns off are still on after olddefconfig (selected by another?): $(echo $kept)"
 
 # 5. build, with a progress line every 30 s
 jobs=$(nproc)

@@ -23,7 +23,9 @@ void usage_ssh(void)
 int cmd_ssh(int argc, char **argv)
 {
     struct config cfg;
-    char key[PATH_MAX], dest[64];
+    struct lab_ssh_paths paths;
+    const char *args[64];
+    char dest[64];
     const struct lab_host *h = argc > 1 ? lab_find_host(argv[1]) : NULL;
 
     if (!h) {
@@ -34,21 +36,22 @@ int cmd_ssh(int argc, char **argv)
         config_print_errors(&cfg, stderr);
         return 1;
     }
-    lab_ssh_key(&cfg, key, sizeof(key));
+    int n = lab_ssh_prefix(&cfg, "ssh", &paths, args);
     snprintf(dest, sizeof(dest), "root@%s", config_get(&cfg, h->ip_key));
     config_free(&cfg);
-    if (access(key, R_OK) != 0) {
-        fprintf(stderr, "fmlab ssh: no lab key at %s (fmlab up creates it)\n", key);
+    if (access(paths.key, R_OK) != 0) {
+        fprintf(stderr, "fmlab ssh: no lab key at %s (fmlab up creates it)\n", paths.key);
         return 1;
     }
-    char *args[64] = { "ip", "netns", "exec", LAB_NETNS, "ssh", "-i", key, "-o", "StrictHostKeyChecking=no",
-                       "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o",
-                       "ConnectTimeout=10", dest };
-    int n = 16;
-    for (int i = 2; i < argc && n < 63; i++)
+    if (argc - 2 > 62 - n) {
+        fprintf(stderr, "fmlab ssh: too many arguments (at most %d)\n", 62 - n);
+        return 2;
+    }
+    args[n++] = dest;
+    for (int i = 2; i < argc; i++)
         args[n++] = argv[i];
     args[n] = NULL;
-    execvp("ip", args);
+    execvp("ip", (char *const *)args);
     perror("fmlab ssh: ip netns exec");
     return 1;
 }

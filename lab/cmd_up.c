@@ -12,11 +12,14 @@
 #include "fmlab.h"
 #include "guest.h"
 #include "host.h"
+#include "files.h"
 #include "lab.h"
+#include "proc.h"
 #include "teardown.h"
 #include "tsc.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -83,6 +86,11 @@ static int check_inputs(const struct config *cfg, char *err, size_t errlen)
             return -1;
         }
     }
+    lab_guest_kernel(cfg, path, sizeof(path));
+    if (strcmp(config_get(cfg, "GUEST_KERNEL"), "lab") == 0 && access(path, R_OK) != 0) {
+        snprintf(err, errlen, "missing %.600s, the guest's kernel (build it: make kernel, or GUEST_KERNEL=debian)", path);
+        return -1;
+    }
     snprintf(path, sizeof(path), "ip netns list | grep -qw '^%s'", LAB_NETNS);
     if (system(path) == 0) {
         snprintf(err, errlen, "network namespace '%s' exists from an earlier lab: run fmlab down", LAB_NETNS);
@@ -104,22 +112,93 @@ static int network_up(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* The lab's SSH key pair, made once per cache dir; hosts get the public key by fw_cfg. */
-static int ssh_key_up(const struct config *cfg, char *err, size_t errlen)
+static int keygen(const char *path, const char *comment, char *err, size_t errlen)
 {
-    char key[PATH_MAX], cmd[3 * PATH_MAX];
-    lab_ssh_key(cfg, key, sizeof(key));
-    if (access(key, R_OK) == 0)
+    const char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path, NULL };
+    char pub[PATH_MAX + 8];
+    snprintf(pub, sizeof(pub), "%s.pub", path);
+    unlink(path);
+    unlink(pub);
+    if (proc_run(argv) == 0)
         return 0;
-    snprintf(cmd, sizeof(cmd), "mkdir -p -m 0700 \"$(dirname '%s')\" && ssh-keygen -q -t ed25519 -N '' "
-             "-C fmlab-lab -f '%s'", key, key);
-    return run("lab SSH key generation (ssh-keygen)", cmd, err, errlen);
+    snprintf(err, errlen, "ssh-keygen could not make %.1000s", path);
+    return -1;
+}
+
+/* The lab's SSH keys, made at L0 where it costs nothing: root's key pair once per cache
+ * dir (hosts get its public half by fw_cfg), and a fresh Ed25519 host key per host and
+ * lab (handed in by fw_cfg, so no host generates keys while it boots), listed in
+ * STATE_DIR/known_hosts so every ssh into the lab checks the host it reaches. */
+static int ssh_keys_up(const struct config *cfg, char *err, size_t errlen)
+{
+    char key[PATH_MAX], dir[PATH_MAX], known[PATH_MAX], line[512];
+
+    lab_ssh_key(cfg, key, sizeof(key));
+    snprintf(dir, sizeof(dir), "%s", key);
+    *strrchr(dir, '/') = '\0';
+    if (access(key, R_OK) != 0 && (files_mkdir_p(dir) < 0 || keygen(key, "fmlab-lab", err, errlen)))
+        return -1;
+    lab_path(cfg, "known_hosts", known, sizeof(known));
+    FILE *out = fopen(known, "w");
+    if (!out) {
+        snprintf(err, errlen, "cannot write %.1000s: %s", known, strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < LAB_N_HOSTS; i++) {
+        const struct lab_host *h = &lab_hosts[i];
+        char comment[64];
+        host_key_path(cfg, h, key, sizeof(key));
+        snprintf(comment, sizeof(comment), "fmlab-%s", h->name);
+        lab_path(cfg, h->name, dir, sizeof(dir));
+        mkdir(dir, 0700);
+        if (keygen(key, comment, err, errlen)) {
+            fclose(out);
+            return -1;
+        }
+        strncat(key, ".pub", sizeof(key) - strlen(key) - 1);
+        FILE *pub = fopen(key, "r");
+        if (!pub || !fgets(line, sizeof(line), pub)) {
+            snprintf(err, errlen, "cannot read %.1000s", key);
+            if (pub)
+                fclose(pub);
+            fclose(out);
+            return -1;
+        }
+        fclose(pub);
+        fprintf(out, "%s,%s %s", config_get(cfg, h->ip_key), h->name, line);
+    }
+    return fclose(out) == 0 ? 0 : -1;
+}
+
+/* STATE_DIR/share, mounted by every host at LAB_GUEST_MOUNT: the guest image's kernel
+ * and initrd, and the lab kernel the guest boots with GUEST_KERNEL=lab. */
+static int share_up(const struct config *cfg, char *err, size_t errlen)
+{
+    char dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX + 16];
+    const char *names[] = { "vmlinuz", "initrd.img" };
+
+    lab_path(cfg, LAB_SHARE, dir, sizeof(dir));
+    if (files_mkdir_p(dir) < 0) {
+        snprintf(err, errlen, "cannot create %.1000s: %s", dir, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(from, sizeof(from), "%s/images/guest/%s", config_get(cfg, "CACHE_DIR"), names[i]);
+        snprintf(to, sizeof(to), "%s/%s", dir, names[i]);
+        if (files_link_or_copy(from, to, err, errlen))
+            return -1;
+    }
+    lab_guest_kernel(cfg, from, sizeof(from));
+    snprintf(to, sizeof(to), "%s/bzImage", dir);
+    if (access(from, R_OK) == 0)
+        return files_link_or_copy(from, to, err, errlen);
+    unlink(to);
+    return 0;
 }
 
 static int storage_up(const struct config *cfg, char *err, size_t errlen)
 {
-    char cmd[2 * PATH_MAX + 64];
-    if (ssh_key_up(cfg, err, errlen))
+    if (ssh_keys_up(cfg, err, errlen))
         return -1;
     int fd = open(LAB_POOL_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)config_get_size(cfg, "CXL_POOL_SIZE")) < 0) {
@@ -129,18 +208,16 @@ static int storage_up(const struct config *cfg, char *err, size_t errlen)
         return -1;
     }
     close(fd);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp --sparse=always %s/images/guest/disk.img %s/%s",
-             config_get(cfg, "SHARED_STORAGE"), config_get(cfg, "CACHE_DIR"),
-             config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
-    if (run("shared guest disk copy", cmd, err, errlen))
+    if (share_up(cfg, err, errlen) || guest_fresh_disk(cfg, err, errlen))
         return -1;
     printf("[lab] CXL pool %s (%s), shared guest disk %s/%s\n", LAB_POOL_PATH,
            config_get(cfg, "CXL_POOL_SIZE"), config_get(cfg, "SHARED_STORAGE"), LAB_GUEST_DISK);
     return 0;
 }
 
-/* Worker process for one host: boot (with retries), check readiness, record the result. */
-static void boot_worker(const struct config *cfg, const struct lab_host *h, const char *accel)
+/* Worker process for one boot attempt of one host: boot, check readiness, record the
+ * result in STATE_DIR/<host>/ready or /error. */
+static void boot_worker(const struct config *cfg, const struct lab_host *h, const char *accel, int attempt)
 {
     struct host_spec hs = { 0 };
     struct vm vm = { .con.fd = -1, .qmp.fd = -1 };
@@ -156,70 +233,109 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int retries = (int)config_get_uint(cfg, "BOOT_RETRIES"), attempt = -1;
-    if (host_spec_build(cfg, h, accel, &hs, err, sizeof(err)) == 0) {
-        for (int a = 0; a <= retries; a++) {
-            if (a)
-                printf("[%s] retry %d of %d after: %s\n", h->name, a, retries, err);
-            if (vm_start(&vm, &hs.vm, err, sizeof(err)) == 0 &&
-                vm_wait_boot(&vm, (int)config_get_uint(cfg, "BOOT_TIMEOUT"), &secs, err, sizeof(err)) == 0 &&
-                host_check_ready(cfg, h, &vm, err, sizeof(err)) == 0) {
-                attempt = a;
-                break;
-            }
-            vm_stop(&vm);
-        }
-    }
+    bool ok = host_spec_build(cfg, h, accel, &hs, err, sizeof(err)) == 0 &&
+              vm_start(&vm, &hs.vm, err, sizeof(err)) == 0 &&
+              vm_wait_boot(&vm, (int)config_get_uint(cfg, "BOOT_IDLE_TIMEOUT"),
+                           (int)config_get_uint(cfg, "BOOT_TIMEOUT"), &secs, err, sizeof(err)) == 0 &&
+              host_check_ready(cfg, h, &vm, err, sizeof(err)) == 0;
+    if (!ok)
+        vm_stop(&vm);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double total = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     lab_path(cfg, h->name, path, sizeof(path));
-    strncat(path, attempt >= 0 ? "/ready" : "/error", sizeof(path) - strlen(path) - 1);
+    strncat(path, ok ? "/ready" : "/error", sizeof(path) - strlen(path) - 1);
     FILE *f = fopen(path, "w");
     if (f) {
-        if (attempt >= 0)
+        if (ok)
             fprintf(f, "boot_s=%.1f ready_s=%.1f retries=%d\n", secs, total, attempt);
         else
             fprintf(f, "%s\n", err);
         fclose(f);
     }
-    if (attempt >= 0)
-        printf("[%s] ready: kvm_amd, /dev/kvm runs a guest, NUMA node 1 = CXL (%.1f s, %d retries)\n",
+    if (ok)
+        printf("[%s] ready: kvm_amd, /dev/kvm runs guest code, NUMA node 1 = CXL (%.1f s, %d retries)\n",
                h->name, total, attempt);
+    else
+        printf("[%s] attempt %d failed: %s\n", h->name, attempt + 1, err);
     /* leave QEMU running: it lives in its own session, down finds it by its pidfile */
     console_close(&vm.con);
     host_spec_free(&hs);
-    _exit(attempt >= 0 ? 0 : 1);
+    _exit(ok ? 0 : 1);
 }
 
-/* Boot all hosts in parallel. Returns the number that failed (or -1 if interrupted). */
-static int boot_hosts(const struct config *cfg, const char *accel)
+static void clear_result(const struct config *cfg, const struct lab_host *h)
 {
-    pid_t workers[LAB_N_HOSTS];
-    int failed = 0;
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    lab_path(cfg, h->name, dir, sizeof(dir));
+    mkdir(dir, 0700);
+    snprintf(path, sizeof(path), "%s/ready", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/error", dir);
+    unlink(path);
+}
+
+/* Start a worker for each host in want[] (at once), wait for them all; want[i] is left
+ * true for the hosts that failed. false if interrupted. */
+static bool boot_round(const struct config *cfg, const char *accel, bool want[LAB_N_HOSTS], int attempt)
+{
+    pid_t workers[LAB_N_HOSTS] = { 0 };
 
     fflush(stdout);
     for (int i = 0; i < LAB_N_HOSTS; i++) {
-        char dir[PATH_MAX], path[PATH_MAX + 16];
-        lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
-        mkdir(dir, 0700);
-        snprintf(path, sizeof(path), "%s/ready", dir);
-        unlink(path);
-        snprintf(path, sizeof(path), "%s/error", dir);
-        unlink(path);
+        if (!want[i])
+            continue;
+        clear_result(cfg, &lab_hosts[i]);
         workers[i] = fork();
         if (workers[i] == 0)
-            boot_worker(cfg, &lab_hosts[i], accel);
+            boot_worker(cfg, &lab_hosts[i], accel, attempt);
     }
     for (int i = 0; i < LAB_N_HOSTS; i++) {
-        int status;
+        int status = 0;
+        if (workers[i] <= 0)
+            continue;
         while (waitpid(workers[i], &status, 0) < 0 && errno == EINTR) {
             if (lab_interrupted)
                 for (int j = 0; j < LAB_N_HOSTS; j++)
-                    kill(workers[j], SIGTERM);
+                    if (workers[j] > 0)
+                        kill(workers[j], SIGTERM);
         }
-        failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        want[i] = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    return lab_interrupted ? -1 : failed;
+    return !lab_interrupted;
+}
+
+/* Boot all hosts in parallel; a retry does not repeat the load that made a boot fail: the
+ * hosts that did not come up are booted again one at a time, beside the idle ones that
+ * did. Returns the number that failed (or -1 if interrupted). */
+static int boot_hosts(const struct config *cfg, const char *accel)
+{
+    bool failed[LAB_N_HOSTS] = { true, true, true };
+    int retries = (int)config_get_uint(cfg, "BOOT_RETRIES"), left = LAB_N_HOSTS;
+
+    if (!boot_round(cfg, accel, failed, 0))
+        return -1;
+    for (int attempt = 1; attempt <= retries; attempt++) {
+        left = 0;
+        for (int i = 0; i < LAB_N_HOSTS; i++)
+            left += failed[i];
+        if (!left)
+            return 0;
+        printf("[lab] retry %d of %d: booting %d host%s one at a time (%s)\n", attempt, retries, left,
+               left == 1 ? "" : "s", attempt == 1 ? "in parallel they did not come up" : "again");
+        for (int i = 0; i < LAB_N_HOSTS; i++) {
+            bool one[LAB_N_HOSTS] = { false };
+            if (!failed[i])
+                continue;
+            one[i] = true;
+            if (!boot_round(cfg, accel, one, attempt))
+                return -1;
+            failed[i] = one[i];
+        }
+    }
+    left = 0;
+    for (int i = 0; i < LAB_N_HOSTS; i++)
+        left += failed[i];
+    return left;
 }
 
 /* Name each failed host, its error and the end of its console log. */

@@ -11,6 +11,7 @@
 #include "sock.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <expect.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,28 +173,108 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int console_wait_boot(struct console *c, int timeout_s, double *seconds, char *err, size_t errlen)
+/* One console line without its ANSI escapes (systemd colours its status) and line ends. */
+static void plain_line(const char *from, const char *to, char *out, size_t outlen)
 {
-    static const char *const stages[] = { "Linux version", "systemd\\[1\\]|Welcome to",
-                                          CONSOLE_ROOT_PROMPT };
+    size_t n = 0;
+    for (const char *p = from; p < to && n + 1 < outlen; p++) {
+        if (*p == '\033') {            /* ESC [ params letter */
+            if (p + 1 < to && p[1] == '[')
+                for (p += 2; p < to && !((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')); p++)
+                    ;
+            continue;
+        }
+        if (*p != '\r' && *p != '\n')
+            out[n++] = *p;
+    }
+    out[n] = '\0';
+}
+
+/* Lines that say why a boot is going wrong: the last one is named in the error. */
+static bool is_trouble(const char *line)
+{
+    static const char *const marks[] = { "Timed out waiting for device", "Dependency failed for",
+                                         "Failed to start", "FAILED", "Kernel panic", "Unable to mount root",
+                                         "emergency mode", "You are in rescue mode", "Give root password" };
+    for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (strstr(line, marks[i]))
+            return true;
+    return false;
+}
+
+static bool is_fatal(const char *line)
+{
+    return strstr(line, "Kernel panic") || strstr(line, "Unable to mount root") ||
+           strstr(line, "emergency mode") || strstr(line, "Give root password");
+}
+
+/* The boot stage a line shows: 0 kernel, 1 userspace, or -1. */
+static int stage_of(const char *line)
+{
+    if (strstr(line, "Linux version"))
+        return 0;
+    if (strstr(line, "systemd[1]") || strstr(line, "Welcome to"))
+        return 1;
+    return -1;
+}
+
+static int boot_failed(struct console *c, const char *what, double t0, const char *stage,
+                       const char *trouble, char *err, size_t errlen)
+{
+    printf("[%s] boot %s after %.1f s waiting for %s\n", c->name, what, now_s() - t0, stage);
+    snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s%s%.200s%s", c->name, what,
+             now_s() - t0, stage, trouble[0] ? " (console: \"" : "", trouble, trouble[0] ? "\")" : "");
+    return CONSOLE_TIMEOUT;
+}
+
+/*
+ * Progress, not a fixed wait: the console is read line by line (a line ends at \r or \n,
+ * so systemd's "A start job is running" counter counts), every line resets the idle
+ * clock, and the boot has failed only when the console has been silent for idle_s, or at
+ * the ceiling, or on a line that cannot end well (a panic, emergency mode).
+ */
+int console_wait_boot(struct console *c, int idle_s, int ceiling_s, double *seconds, char *err,
+                      size_t errlen)
+{
     static const char *const names[] = { "kernel", "userspace", "ready" };
-    double t0 = now_s();
+    const char *const cases[] = { CONSOLE_ROOT_PROMPT, "[^\r\n]*[\r\n]" };
+    char line[512], trouble[256] = "";
+    double t0 = now_s(), last_output = t0;
     int reached = -1;
 
     while (reached < 2) {
-        int left = timeout_s - (int)(now_s() - t0);
-        int rc = left > 0 ? console_expect_any(c, stages, 3, left) : CONSOLE_TIMEOUT;
+        double now = now_s();
+        int idle_left = idle_s - (int)(now - last_output), ceiling_left = ceiling_s - (int)(now - t0);
+        int wait = idle_left < ceiling_left ? idle_left : ceiling_left;
+        int rc = wait > 0 ? console_expect_any(c, cases, 2, wait) : CONSOLE_TIMEOUT;
+        int stage = -1;
+        if (rc == CONSOLE_TIMEOUT) {
+            char what[96];
+            if (now_s() - t0 >= ceiling_s)
+                snprintf(what, sizeof(what), "reached its ceiling of %d s", ceiling_s);
+            else
+                snprintf(what, sizeof(what), "hung (no console output for %d s)", idle_s);
+            return boot_failed(c, what, t0, names[reached + 1], trouble, err, errlen);
+        }
         if (rc < 0) {
-            printf("[%s] boot %s after %.1f s waiting for %s\n", c->name, console_strerror(rc),
-                   now_s() - t0, names[reached + 1]);
-            snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s", c->name,
-                     console_strerror(rc), now_s() - t0, names[reached + 1]);
+            boot_failed(c, console_strerror(rc), t0, names[reached + 1], trouble, err, errlen);
             return rc;
         }
-        for (int s = reached + 1; s <= rc; s++)
+        last_output = now_s();
+        if (rc == 0) {
+            stage = 2;
+        } else {
+            plain_line(exp_match, exp_match_end, line, sizeof(line));
+            stage = stage_of(line);
+            if (is_trouble(line))
+                snprintf(trouble, sizeof(trouble), "%.255s", line);
+            if (is_fatal(line))
+                return boot_failed(c, "failed", t0, names[reached + 1], line, err, errlen);
+        }
+        for (int s = reached + 1; s <= stage; s++)
             printf("[%s] %s%s (%.1f s)\n", c->name, names[s], s < 2 ? "…" : "", now_s() - t0);
-        if (rc > reached)
-            reached = rc;
+        if (stage > reached)
+            reached = stage;
         fflush(stdout);
     }
     *seconds = now_s() - t0;

@@ -23,8 +23,12 @@ int console_expect(struct console *c, const char *regex, int timeout_s);
 int console_expect_any(struct console *c, const char *const *regexes, int n, int timeout_s);
 int console_send(struct console *c, const char *text);
 /* Wait for kernel, userspace and the root prompt, printing "[name] kernel… (2.1 s)" per
- * stage; then prepare the shell. CONSOLE_OK with *seconds, or an error with err set. */
-int console_wait_boot(struct console *c, int timeout_s, double *seconds, char *err, size_t errlen);
+ * stage; then prepare the shell. A boot that still prints is still booting: it fails
+ * after idle_s without console output, at ceiling_s, or on a panic / emergency shell;
+ * err then names the stage and the console's last line about a failed unit or device.
+ * CONSOLE_OK with *seconds, or an error with err set. */
+int console_wait_boot(struct console *c, int idle_s, int ceiling_s, double *seconds, char *err,
+                      size_t errlen);
 /* After autologin: quiet kernel messages on the console, fixed shell settings. */
 int console_prepare_shell(struct console *c, int timeout_s);
 /* Run a shell command; its output (up to outlen-1 bytes, NUL-terminated) and exit status. */

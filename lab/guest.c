@@ -8,26 +8,41 @@
  * namespace (netns.c). An HMP socket stays in the host for the study's socat habits.
  */
 #include "guest.h"
+#include "files.h"
 #include "host.h"
 #include "console.h"
 #include "lab.h"
 #include "netns.h"
 #include "qmp.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+/* -kernel/-initrd/-append root: the lab's bzImage boots from /dev/vda with virtio built
+ * in and sets the address itself from ip= (CONFIG_IP_PNP); Debian's kernel needs its
+ * initrd to find the root by label. */
+static void guest_boot_args(const struct config *cfg, char *out, size_t len)
+{
+    if (strcmp(config_get(cfg, "GUEST_KERNEL"), "lab") == 0)
+        snprintf(out, len, "-kernel %s/bzImage -append 'console=ttyS0 root=/dev/vda rw ", LAB_GUEST_MOUNT);
+    else
+        snprintf(out, len, "-kernel %s/vmlinuz -initrd %s/initrd.img -append 'console=ttyS0 "
+                 "root=LABEL=fmlab-guest rw ", LAB_GUEST_MOUNT, LAB_GUEST_MOUNT);
+}
+
 void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len)
 {
     uint64_t prefix = config_get_uint(cfg, "LAB_NET_PREFIX");
     uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+    char boot[256];
+    guest_boot_args(cfg, boot, sizeof(boot));
     snprintf(out, len,
              "rm -f %s; qemu-system-x86_64 -name vm -machine q35 -accel kvm -cpu host -smp %s -m %s "
              "-nodefaults -no-user-config -display none -no-reboot "
-             "-kernel %s/vmlinuz -initrd %s/initrd.img "
-             "-append 'console=ttyS0 root=LABEL=fmlab-guest rw net.ifnames=0 "
+             "%snet.ifnames=0 "
              "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "
              "-drive file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off "
              "-device virtio-blk-pci,drive=disk0 "
@@ -36,10 +51,24 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
              "-D %s -d cpu_reset -daemonize -pidfile %s%s",
              GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"), config_get(cfg, "GUEST_MEM"),
-             LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
+             boot, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
              (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "AGENT_PORT"),
              host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,
              config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_QEMU_LOG, GUEST_PIDFILE, incoming ? " -incoming defer" : "");
+}
+
+int guest_fresh_disk(const struct config *cfg, char *err, size_t errlen)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    const char *dir = config_get(cfg, "SHARED_STORAGE");
+
+    if (files_mkdir_p(dir) < 0) {
+        snprintf(err, errlen, "cannot create SHARED_STORAGE %.1000s: %s", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(from, sizeof(from), "%s/images/guest/disk.img", config_get(cfg, "CACHE_DIR"));
+    snprintf(to, sizeof(to), "%s/%s", dir, LAB_GUEST_DISK);
+    return files_copy_sparse(from, to, err, errlen);
 }
 
 /* Run cmd on host's console; 0 if it exits 0, else err gets what and the output. */
@@ -66,7 +95,8 @@ static int wait_prompt(const struct config *cfg, double *secs, char *err, size_t
     }
     /* the prompt may already be printed if we connected late: a newline brings it back */
     console_send(&con, "\r");
-    int rc = console_wait_boot(&con, (int)config_get_uint(cfg, "GUEST_BOOT_TIMEOUT"), secs, err, errlen);
+    int rc = console_wait_boot(&con, (int)config_get_uint(cfg, "BOOT_IDLE_TIMEOUT"),
+                               (int)config_get_uint(cfg, "GUEST_BOOT_TIMEOUT"), secs, err, errlen);
     console_close(&con);
     if (rc != CONSOLE_OK)
         strncat(err, " (log in src: " GUEST_CONSOLE_LOG ")", errlen - strlen(err) - 1);
@@ -127,9 +157,12 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
             return -1;
         }
         if (attempt) {
-            printf("[vm] retry %d of %d after: %s\n", attempt, retries, err);
-            on_host(cfg, "src", "stop the hung guest", "kill $(cat " GUEST_PIDFILE ") 2>/dev/null; sleep 2; true",
-                    30, err, errlen);
+            /* a retry must not boot the same disk again: a killed guest leaves its root
+             * filesystem needing recovery, which nested paging makes slow */
+            printf("[vm] retry %d of %d with a fresh guest disk, after: %s\n", attempt, retries, err);
+            guest_stop(cfg, "src");
+            if (guest_fresh_disk(cfg, err, errlen))
+                return -1;
         }
         guest_command(cfg, config_get(cfg, "SRC_IP"), false, cmd, sizeof(cmd));
         if (on_host(cfg, "src", "start the guest's QEMU in src", cmd, 60, err, errlen) == 0 &&

@@ -24,6 +24,9 @@ int guest_start_incoming(const struct config *cfg, const char *host, char *err, 
 void guest_stop(const struct config *cfg, const char *host);
 /* Run one HMP command through the host's HMP socket, the study's socat way. */
 int guest_hmp(const struct config *cfg, const char *host, const char *command, char *out, size_t outlen);
+/* SHARED_STORAGE/fmlab-guest.img := the guest image's disk, rewritten in place (src and
+ * dst keep it open), so a boot never starts from a disk a killed guest left. */
+int guest_fresh_disk(const struct config *cfg, char *err, size_t errlen);
 /* Start the guest in src, wait for its prompt, check every redis port from backup and
  * QMP from L0; bounded retries. 0, or -1 with err naming the failed step. */
 int guest_up(const struct config *cfg, char *err, size_t errlen);

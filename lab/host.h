@@ -22,8 +22,10 @@ struct host_spec {
 int host_spec_build(const struct config *cfg, const struct lab_host *h, const char *accel,
                     struct host_spec *hs, char *err, size_t errlen);
 void host_spec_free(struct host_spec *hs);
-/* Readiness: br0 addressed, guest share mounted, NUMA node 1 CPU-less memory, kvm_amd
- * loaded and /dev/kvm running a real kernel. 0, or -1 with err naming the failed step. */
+/* STATE_DIR/<host>/ssh_host_ed25519_key: the host's SSH key, made per lab at L0. */
+void host_key_path(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
+/* Readiness: br0 addressed with eth0 in it, guest share mounted, NUMA node 1 CPU-less
+ * memory, kvm_amd loaded and /dev/kvm running guest code (fmlab-kvmcheck). 0, or -1 with err naming the failed step. */
 int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
                      char *err, size_t errlen);
 /* Run a shell command on host's serial console (attached for this one command).

@@ -4,6 +4,7 @@
  * lock that keeps two `fmlab up`/`down` from running at once.
  */
 #include "lab.h"
+#include "files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,26 +49,11 @@ void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
     snprintf(out, len, "%s/%s", config_get(cfg, "STATE_DIR"), name);
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 int lab_lock(const struct config *cfg, char *err, size_t errlen)
 {
     char path[PATH_MAX], holder[32] = "?";
 
-    if (mkdir_p(config_get(cfg, "STATE_DIR")) < 0) {
+    if (files_mkdir_p(config_get(cfg, "STATE_DIR")) < 0) {
         snprintf(err, errlen, "cannot create STATE_DIR %s: %s", config_get(cfg, "STATE_DIR"), strerror(errno));
         return -1;
     }
@@ -90,9 +76,26 @@ int lab_lock(const struct config *cfg, char *err, size_t errlen)
     return fd;
 }
 
+void lab_guest_kernel(const struct config *cfg, char *out, size_t len)
+{
+    snprintf(out, len, "%s/kernel/current/bzImage", config_get(cfg, "CACHE_DIR"));
+}
+
 void lab_ssh_key(const struct config *cfg, char *out, size_t len)
 {
     snprintf(out, len, "%s/keys/lab_ed25519", config_get(cfg, "CACHE_DIR"));
+}
+
+int lab_ssh_prefix(const struct config *cfg, const char *tool, struct lab_ssh_paths *paths, const char **argv)
+{
+    char known[PATH_MAX];
+    lab_ssh_key(cfg, paths->key, sizeof(paths->key));
+    lab_path(cfg, "known_hosts", known, sizeof(known));
+    snprintf(paths->known, sizeof(paths->known), "UserKnownHostsFile=%s", known);
+    const char *pre[] = { "ip", "netns", "exec", LAB_NETNS, tool, "-i", paths->key, "-o", "StrictHostKeyChecking=yes",
+                          "-o", paths->known, "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10" };
+    memcpy(argv, pre, sizeof(pre));
+    return (int)(sizeof(pre) / sizeof(pre[0]));
 }
 
 const char *lab_repo_dir(void)

@@ -13,7 +13,8 @@
 #define LAB_BRIDGE "fmlab0"
 #define LAB_POOL_PATH "/dev/shm/fmlab-cxl-pool"
 #define LAB_GUEST_DISK "fmlab-guest.img"   /* in SHARED_STORAGE */
-#define LAB_GUEST_MOUNT "/mnt/fmlab-guest" /* 9p share of the guest image dir, in hosts */
+#define LAB_GUEST_MOUNT "/mnt/fmlab-guest" /* in hosts: STATE_DIR/share over 9p, read-only */
+#define LAB_SHARE "share"   /* STATE_DIR/share: the guest's kernel(s) and initrd, linked at up */
 #define LAB_N_HOSTS 3
 
 struct lab_host {
@@ -31,8 +32,18 @@ void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
 /* Take the lab's lock (one up/down at a time). Returns an fd to keep open, or -1 with
  * err naming the holder. */
 int lab_lock(const struct config *cfg, char *err, size_t errlen);
+/* The kernel the guest boots (GUEST_KERNEL=lab: the lab's bzImage, no initrd), at L0. */
+void lab_guest_kernel(const struct config *cfg, char *out, size_t len);
 /* The lab's SSH private key (CACHE_DIR/keys/lab_ed25519; .pub beside it). */
 void lab_ssh_key(const struct config *cfg, char *out, size_t len);
+/* ssh/scp into the lab network as root with the lab's key, host keys checked against
+ * STATE_DIR/known_hosts (up makes a host key per host and lab and hands it in by fw_cfg).
+ * Fills argv with the prefix (pointing into *paths) and returns its length. */
+struct lab_ssh_paths {
+    char key[PATH_MAX];
+    char known[PATH_MAX + 32];
+};
+int lab_ssh_prefix(const struct config *cfg, const char *tool, struct lab_ssh_paths *paths, const char **argv);
 /* Set by SIGINT/SIGTERM once lab_catch_signals() ran: long steps (boots, retries,
  * migrations) check it and stop, so Ctrl-C means "stop and clean up", never "retry". */
 extern volatile sig_atomic_t lab_interrupted;

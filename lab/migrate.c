@@ -11,6 +11,7 @@
  * socket) and stops the copy that must not run, so the next run starts clean.
  */
 #include "migrate.h"
+#include "proc.h"
 #include "guest.h"
 #include "host.h"
 #include "lab.h"
@@ -38,43 +39,30 @@ static long opt_or_cfg(long v, const struct config *cfg, const char *key)
     return v >= 0 ? v : (long)config_get_uint(cfg, key);
 }
 
-/* ssh/scp into the lab network with the lab's key: argv prefix, NULL-terminated. */
-static int ssh_prefix(const struct config *cfg, const char *tool, const char **argv, char *key, size_t keylen)
+/* ssh/scp into the lab network, never asking: argv prefix (see lab_ssh_prefix). */
+static int ssh_prefix(const struct config *cfg, const char *tool, const char **argv, struct lab_ssh_paths *paths)
 {
-    lab_ssh_key(cfg, key, keylen);
-    const char *pre[] = { "ip", "netns", "exec", LAB_NETNS, tool, "-q", "-i", key, "-o", "StrictHostKeyChecking=no",
-                          "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
-                          "-o", "BatchMode=yes" };
-    int n = (int)(sizeof(pre) / sizeof(pre[0]));
-    memcpy(argv, pre, sizeof(pre));
-    return n;
-}
-
-static int run_wait(const char **argv)
-{
-    pid_t pid;
-    int status;
-    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
-        return -1;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int n = lab_ssh_prefix(cfg, tool, paths, argv);
+    const char *more[] = { "-q", "-o", "BatchMode=yes" };
+    memcpy(argv + n, more, sizeof(more));
+    return n + (int)(sizeof(more) / sizeof(more[0]));
 }
 
 static int push_controller(const struct config *cfg, char *err, size_t errlen)
 {
     const char *argv[32];
-    char key[PATH_MAX], bin[PATH_MAX], dest[128];
+    struct lab_ssh_paths paths;
+    char bin[PATH_MAX], dest[128];
 
     snprintf(bin, sizeof(bin), "%s/build/" CONTROL_BIN, lab_repo_dir());
     if (access(bin, X_OK) != 0) {
         snprintf(err, errlen, "[migrate] missing %s (build it: make)", bin);
         return -1;
     }
-    int n = ssh_prefix(cfg, "scp", argv, key, sizeof(key));
+    int n = ssh_prefix(cfg, "scp", argv, &paths);
     snprintf(dest, sizeof(dest), "root@%s:" CONTROL_PATH, config_get(cfg, "BACKUP_IP"));
     argv[n++] = bin, argv[n++] = dest, argv[n] = NULL;
-    if (run_wait(argv) != 0) {
+    if (proc_run(argv) != 0) {
         snprintf(err, errlen, "[migrate] cannot copy %s into backup (scp to %s failed)", CONTROL_BIN, dest);
         return -1;
     }
@@ -149,7 +137,7 @@ static void set_link(struct run_ctx *c, const char *state)
     char dev[64];
     snprintf(dev, sizeof(dev), "fmlab-%s", c->to->name);
     const char *argv[] = { "ip", "netns", "exec", LAB_NETNS, "ip", "link", "set", dev, state, NULL };
-    if (run_wait(argv) != 0)
+    if (proc_run(argv) != 0)
         fprintf(stderr, "[migrate] could not set %s %s\n", dev, state);
     c->link_cut = strcmp(state, "down") == 0;
 }
@@ -189,14 +177,15 @@ static void control_line(struct run_ctx *c, char *line, json_t **result)
 static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
 {
     const char *argv[96];
-    char key[PATH_MAX], dest[64];
+    struct lab_ssh_paths paths;
+    char dest[64];
     int fds[2], status = 0;
     size_t used = 0, cap = 1 << 20;
     char *buf = malloc(cap);
     json_t *result = NULL;
     pid_t pid;
 
-    int n = ssh_prefix(c->cfg, "ssh", argv, key, sizeof(key));
+    int n = ssh_prefix(c->cfg, "ssh", argv, &paths);
     snprintf(dest, sizeof(dest), "root@%s", config_get(c->cfg, "BACKUP_IP"));
     argv[n++] = dest, argv[n++] = CONTROL_PATH, argv[n++] = "migrate";
     for (int i = 0; i < c->n_args; i++)

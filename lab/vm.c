@@ -207,24 +207,24 @@ bool vm_running(struct vm *vm)
     return true;
 }
 
-int vm_wait_boot(struct vm *vm, int timeout_s, double *seconds, char *err, size_t errlen)
+int vm_wait_boot(struct vm *vm, int idle_s, int timeout_s, double *seconds, char *err, size_t errlen)
 {
-    char why[256];
-    if (console_wait_boot(&vm->con, timeout_s, seconds, why, sizeof(why)) != CONSOLE_OK) {
+    char why[512];
+    if (console_wait_boot(&vm->con, idle_s, timeout_s, seconds, why, sizeof(why)) != CONSOLE_OK) {
         snprintf(err, errlen, "%s (console log: %s/console.log)", why, vm->run_dir);
         return -1;
     }
     return 0;
 }
 
-int vm_boot(struct vm *vm, const struct vm_spec *s, int timeout_s, int retries, double *seconds,
-            char *err, size_t errlen)
+int vm_boot(struct vm *vm, const struct vm_spec *s, int idle_s, int timeout_s, int retries,
+            double *seconds, char *err, size_t errlen)
 {
     for (int attempt = 0; attempt <= retries; attempt++) {
         if (attempt)
             printf("[%s] retry %d of %d: %s\n", s->name, attempt, retries, err);
         if (vm_start(vm, s, err, errlen) == 0 &&
-            vm_wait_boot(vm, timeout_s, seconds, err, errlen) == 0)
+            vm_wait_boot(vm, idle_s, timeout_s, seconds, err, errlen) == 0)
             return attempt;
         vm_stop(vm);
     }

@@ -45,11 +45,12 @@ void vm_argv_free(char **argv);
 void vm_path(const char *run_dir, const char *file, char *out, size_t outlen);
 
 int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen);
-/* Wait for the root prompt, printing "[name] kernel… userspace… ready (12.3 s)". */
-int vm_wait_boot(struct vm *vm, int timeout_s, double *seconds, char *err, size_t errlen);
+/* Wait for the root prompt, printing "[name] kernel… userspace… ready (12.3 s)"; fails
+ * after idle_s of console silence or at timeout_s (see console_wait_boot). */
+int vm_wait_boot(struct vm *vm, int idle_s, int timeout_s, double *seconds, char *err, size_t errlen);
 /* start + wait_boot, retrying a hung boot up to `retries` more times. */
-int vm_boot(struct vm *vm, const struct vm_spec *s, int timeout_s, int retries, double *seconds,
-            char *err, size_t errlen);
+int vm_boot(struct vm *vm, const struct vm_spec *s, int idle_s, int timeout_s, int retries,
+            double *seconds, char *err, size_t errlen);
 void vm_stop(struct vm *vm);
 bool vm_running(struct vm *vm);
 /* Print the last n lines of the console log (for "which step failed and why"). */

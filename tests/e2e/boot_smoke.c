@@ -49,7 +49,7 @@ static int boot(struct vm *vm, struct vm_spec *spec, char *run_dir)
 {
     char err[512];
     double secs;
-    int n = vm_boot(vm, spec, (int)config_get_uint(&cfg, "BOOT_TIMEOUT"),
+    int n = vm_boot(vm, spec, (int)config_get_uint(&cfg, "BOOT_IDLE_TIMEOUT"), (int)config_get_uint(&cfg, "BOOT_TIMEOUT"),
                     (int)config_get_uint(&cfg, "BOOT_RETRIES"), &secs, err, sizeof(err));
     e2e_check(n >= 0, "[%s] boots to a root prompt (%d retries)", spec->name, n < 0 ? 0 : n);
     if (n < 0) {

@@ -70,6 +70,27 @@ static void guest_qemu_command(void **state)
     assert_non_null(strstr(out, "-qmp tcp:10.10.1.1:4445,server=on,wait=off"));
     assert_non_null(strstr(out, "host=10.10.1.1,port=4446,server=on,wait=off"));
     assert_non_null(strstr(out, "-netdev bridge,id=n0,br=br0"));
+    /* GUEST_KERNEL=lab (default): the lab's bzImage, root by device, no initrd */
+    assert_non_null(strstr(out, "-kernel /mnt/fmlab-guest/bzImage -append 'console=ttyS0 root=/dev/vda rw "));
+    assert_null(strstr(out, "-initrd"));
+}
+
+static void guest_qemu_command_debian_kernel(void **state)
+{
+    (void)state;
+    struct config debian;
+    char out[4096], *env[] = { "FMLAB_GUEST_KERNEL=debian", NULL };
+    const char *text = "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\n"
+        "DST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
+        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
+        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
+        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n";
+    assert_int_equal(config_parse(&debian, "t.txt", text, env), 0);
+    guest_command(&debian, "10.10.1.2", true, out, sizeof(out));
+    assert_non_null(strstr(out, "-kernel /mnt/fmlab-guest/vmlinuz -initrd /mnt/fmlab-guest/initrd.img "
+                                "-append 'console=ttyS0 root=LABEL=fmlab-guest rw "));
+    assert_non_null(strstr(out, " -incoming defer"));
+    config_free(&debian);
 }
 
 int main(void)
@@ -78,6 +99,7 @@ int main(void)
         cmocka_unit_test(host_kernel_command_line),
         cmocka_unit_test(host_kernel_command_line_debian),
         cmocka_unit_test(guest_qemu_command),
+        cmocka_unit_test(guest_qemu_command_debian_kernel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
