@@ -47,7 +47,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-unit test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-unit test-config \
         test-doctor test-boot test-lab test-repro test-migration bench clean
 
 all: $(FMLAB) $(CONTROL)
@@ -139,13 +139,14 @@ host-qemu: $(FMLAB)
 	@[ "$(call CFG,HOST_QEMU)" != fmsync ] || $(MAKE) --no-print-directory host-qemu-image
 
 # Builds whatever is missing (runner, images, kernel, QEMU), then boots src, dst and backup.
-lab-up: images host-kernel host-qemu
+lab-up: deps images host-kernel host-qemu
 	$(FMLAB) up
 
 lab-down: $(FMLAB)
 	$(FMLAB) down
 
-test: test-unit test-config test-doctor test-boot test-lab
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-config test-doctor test-boot test-lab
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -161,6 +162,11 @@ test-boot: $(E2E_BINS) image host-image
 
 test-lab: $(FMLAB) image host-image host-kernel host-qemu
 	tests/lab_lifecycle.sh $(FMLAB)
+
+# The same, LAB_CYCLES=5 up/down cycles beside LAB_HOG=2 CPU hogs (one per core here):
+# the lab must come up with zero retries on a loaded machine.
+test-lab-stress: $(FMLAB) image host-image host-kernel host-qemu
+	LAB_CYCLES=$${LAB_CYCLES:-5} LAB_HOG=$${LAB_HOG:-2} tests/lab_lifecycle.sh $(FMLAB)
 
 # The migration matrix on the lab (brought up if it is not): precopy, postcopy,
 # non-convergence, a killed destination, shm (fmsync and stock tracking), then shm on a

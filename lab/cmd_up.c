@@ -257,6 +257,7 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
                h->name, total, attempt);
     else
         printf("[%s] attempt %d failed: %s\n", h->name, attempt + 1, err);
+    fflush(stdout);
     /* leave QEMU running: it lives in its own session, down finds it by its pidfile */
     console_close(&vm.con);
     host_spec_free(&hs);

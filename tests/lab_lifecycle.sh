@@ -9,10 +9,24 @@
 # 3. Ctrl-C in the middle of `up`: up removes what it started by itself.
 #    kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
 # 4. bad input: not root, missing images: one clear line each, nothing started.
+# 5. LAB_CYCLES=N (default 1): N up/down cycles in all, each with zero boot retries.
+# The whole test runs beside LAB_HOG CPU hogs on L0 (default 1: busy loops, each bounded
+# by LAB_HOG_S seconds and stopped at exit), so the lab must come up on a loaded machine,
+# not only on a quiet one. LAB_HOG=0 turns them off.
 set -u
 fmlab=$1
 state=$($fmlab config get STATE_DIR)
 fail=0
+cycles=${LAB_CYCLES:-1} hogs=${LAB_HOG:-1} hog_s=${LAB_HOG_S:-3600}
+hog_pids=
+stop_hogs() { for p in $hog_pids; do kill "$p" 2>/dev/null; done; hog_pids=; }
+trap stop_hogs EXIT
+trap 'stop_hogs; exit 130' INT TERM
+for i in $(seq "$hogs"); do
+    timeout "$hog_s" sh -c 'while :; do :; done' &
+    hog_pids="$hog_pids $!"
+done
+[ "$hogs" -gt 0 ] && echo "# $hogs CPU hog(s) on L0 beside the lab (pids$hog_pids, at most $hog_s s)"
 ok()    { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fail=1; }
 check() { desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else notok "$desc"; fi; }
@@ -48,11 +62,21 @@ out=$(FMLAB_CACHE_DIR=/nonexistent $fmlab up 2>&1); rc=$?
     && ok "missing image names the file and the make target" || notok "missing image: $out"
 assert_clean "after refused ups"
 
+# The boot retries of the lab that is up: every host's and the guest's ready file.
+assert_no_retries() {
+    for f in "$state"/src/ready "$state"/dst/ready "$state"/backup/ready "$state"/vm.ready; do
+        r=$(sed -n 's/.*retries=\([0-9]*\).*/\1/p' "$f" 2>/dev/null)
+        [ "$r" = 0 ] && ok "$1: $(basename "$(dirname "$f")")/$(basename "$f"): $(cat "$f")" \
+            || notok "$1: $f says retries='$r'"
+    done
+}
+
 echo "# up"
 t0=$(date +%s)
 $fmlab up; rc=$?
 echo "# fmlab up took $(( $(date +%s) - t0 )) s"
 [ $rc -eq 0 ] && ok "fmlab up" || notok "fmlab up exit $rc"
+assert_no_retries "cycle 1"
 check "status: 3 of 3 hosts running" sh -c "$fmlab status | grep -q '^3 of 3 hosts running'"
 out=$($fmlab up 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q 'a lab is already up' && ok "a second up is refused: $out" \
@@ -92,6 +116,18 @@ $fmlab down; rc=$?
 [ $rc -eq 0 ] && ok "fmlab down" || notok "fmlab down exit $rc"
 assert_clean "after down"
 check "down again is a no-op" $fmlab down
+
+for cycle in $(seq 2 "$cycles"); do
+    echo "# cycle $cycle of $cycles: up, redis from backup, down"
+    t0=$(date +%s)
+    $fmlab up >/tmp/fmlab-cycle.log 2>&1; rc=$?
+    [ $rc -eq 0 ] && ok "cycle $cycle: fmlab up in $(( $(date +%s) - t0 )) s" \
+        || notok "cycle $cycle: fmlab up exit $rc: $(tail -n 5 /tmp/fmlab-cycle.log)"
+    assert_no_retries "cycle $cycle"
+    check "cycle $cycle: [backup] redis in the guest answers PONG" on backup "[ \$(redis-cli -h vm -p $($fmlab config get REDIS_BASE_PORT) ping) = PONG ]"
+    $fmlab down >/dev/null 2>&1 || notok "cycle $cycle: fmlab down"
+    assert_clean "cycle $cycle: after down"
+done
 
 echo "# Ctrl-C (SIGINT) in the middle of up: up itself takes down what it started"
 start_up_and_wait /tmp/fmlab-int-test.log 10
