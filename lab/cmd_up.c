@@ -15,6 +15,7 @@
 #include "files.h"
 #include "lab.h"
 #include "proc.h"
+#include "snapshot.h"
 #include "teardown.h"
 #include "tsc.h"
 
@@ -34,11 +35,15 @@ extern char **environ;
 
 void usage_up(void)
 {
-    printf("usage: fmlab up [--no-guest | --guest-only]\n"
+    printf("usage: fmlab up [--boot | --from NAME | --no-guest | --guest-only]\n"
            "Boots the lab's hosts src, dst and backup (L1 QEMUs at L0) in parallel, with\n"
            "emulated CXL (NUMA node 1 + a shared pool device) and the lab network, waits\n"
            "until each is ready, then boots the redis guest inside src (not with --no-guest)\n"
            "and checks redis from backup. Logs: STATE_DIR/<host>/console.log. Undo: fmlab down.\n"
+           "With LAB_SNAPSHOT=auto, up restores the snapshot of the current inputs (auto-KEY)\n"
+           "instead when there is one, and saves it after a boot when there is none.\n"
+           "--boot: boot, neither restore nor save. --from NAME: restore snapshot NAME\n"
+           "(fmlab snapshot); one that does not restore is reported and the lab boots.\n"
            "--guest-only: the hosts are up; stop any guest QEMU in src and dst and boot the\n"
            "guest afresh in src (after a migration that lost it, e.g. a broken postcopy).\n");
 }
@@ -234,6 +239,7 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
     signal(SIGTERM, SIG_DFL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bool ok = host_spec_build(cfg, h, accel, &hs, err, sizeof(err)) == 0 &&
+              host_fresh_overlay(&hs, err, sizeof(err)) == 0 &&
               vm_start(&vm, &hs.vm, err, sizeof(err)) == 0 &&
               vm_wait_boot(&vm, (int)config_get_uint(cfg, "BOOT_IDLE_TIMEOUT"),
                            (int)config_get_uint(cfg, "BOOT_TIMEOUT"), &secs, err, sizeof(err)) == 0 &&
@@ -461,23 +467,111 @@ static int guest_only(const struct config *cfg)
     return rc ? 1 : 0;
 }
 
+struct up_options {
+    bool with_guest, only_guest, boot_only;
+    const char *from;
+};
+
+static int parse_options(int argc, char **argv, struct up_options *o)
+{
+    *o = (struct up_options){ .with_guest = true };
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-guest") == 0)
+            o->with_guest = false;
+        else if (strcmp(argv[i], "--guest-only") == 0)
+            o->only_guest = true;
+        else if (strcmp(argv[i], "--boot") == 0)
+            o->boot_only = true;
+        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+            o->from = argv[++i];
+        else {
+            fprintf(stderr, "fmlab up: unknown option '%s' (--boot, --from NAME, --no-guest, --guest-only)\n", argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The snapshot up restores: --from NAME, or auto-KEY of the current inputs (LAB_SNAPSHOT=auto)
+ * when it exists. false: boot (a snapshot that cannot be restored is reported first). */
+static bool pick_snapshot(const struct config *cfg, const struct up_options *o, char *name, size_t len,
+                          struct snapshot_info *info)
+{
+    char err[2048];
+    const char *want = config_get(cfg, "HOST_ACCEL");
+    const char *accels[] = { strcmp(want, "auto") == 0 ? "tcg" : want, strcmp(want, "auto") == 0 ? "kvm" : NULL };
+
+    if (o->boot_only || !o->with_guest || (!o->from && strcmp(config_get(cfg, "LAB_SNAPSHOT"), "auto") != 0))
+        return false;
+    if (o->from)
+        snprintf(name, len, "%s", o->from);
+    for (int i = 0; !o->from && i < 2 && accels[i]; i++) {
+        if (snapshot_auto_name(cfg, accels[i], name, len, err, sizeof(err)) == 0 &&
+            snapshot_read(cfg, name, info, err, sizeof(err)) == 0)
+            break;
+        name[0] = '\0';
+    }
+    if (!name[0]) {
+        printf("[lab] no snapshot of these inputs yet: booting (then saving one)\n");
+        return false;
+    }
+    if (snapshot_usable(cfg, name, info, err, sizeof(err)) == 0)
+        return true;
+    fprintf(stderr, "fmlab up: %s; booting instead\n", err);
+    return false;
+}
+
+static int restore_up(const struct config *cfg, const char *name, const struct snapshot_info *info, char *err,
+                      size_t errlen)
+{
+    printf("[lab] restoring snapshot '%s' (hosts under %s, guest on %s)\n", name, info->accel, info->guest);
+    if (files_mkdir_p(config_get(cfg, "SHARED_STORAGE")) < 0) {
+        snprintf(err, errlen, "cannot create SHARED_STORAGE %.1000s: %s", config_get(cfg, "SHARED_STORAGE"),
+                 strerror(errno));
+        return -1;
+    }
+    if (network_up(cfg, err, errlen) || share_up(cfg, err, errlen))
+        return -1;
+    return snapshot_restore(cfg, name, info, err, errlen);
+}
+
+/* Restore if there is a snapshot to restore, else (or when it fails) boot; after a boot
+ * with LAB_SNAPSHOT=auto, save auto-KEY for the next up. */
+static int up(const struct config *cfg, const struct up_options *o, char *err, size_t errlen)
+{
+    struct snapshot_info info;
+    char name[128] = "";
+
+    if (pick_snapshot(cfg, o, name, sizeof(name), &info)) {
+        if (restore_up(cfg, name, &info, err, errlen) == 0)
+            return 0;
+        if (lab_interrupted)
+            return -1;
+        fprintf(stderr, "fmlab up: snapshot '%s' did not restore: %s; booting instead\n", name, err);
+        lab_teardown(cfg, false);
+    }
+    if (bring_up(cfg, o->with_guest, err, errlen))
+        return -1;
+    if (o->with_guest && !o->boot_only && !o->from && strcmp(config_get(cfg, "LAB_SNAPSHOT"), "auto") == 0 &&
+        snapshot_save_auto(cfg, err, errlen))
+        fprintf(stderr, "fmlab up: warning: the lab is up, but no snapshot was saved: %s\n", err);
+    return 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
     struct config cfg;
+    struct up_options o;
     char err[2048];
     struct timespec t0, t1;
-    bool with_guest = !(argc > 1 && strcmp(argv[1], "--no-guest") == 0);
-    bool only_guest = argc > 1 && strcmp(argv[1], "--guest-only") == 0;
 
-    if (argc > 1 && with_guest && !only_guest) {
-        fprintf(stderr, "fmlab up: unknown option '%s' (--no-guest, --guest-only)\n", argv[1]);
+    if (parse_options(argc, argv, &o))
         return 2;
-    }
     if (config_load(&cfg, config_default_path(), environ)) {
         config_print_errors(&cfg, stderr);
         return 1;
     }
-    if (only_guest) {
+    if (o.only_guest) {
         int rc = guest_only(&cfg);
         config_free(&cfg);
         return rc;
@@ -488,7 +582,9 @@ int cmd_up(int argc, char **argv)
         return 1;
     }
     int lock = lab_lock(&cfg, err, sizeof(err));
-    if (lock < 0 || check_inputs(&cfg, err, sizeof(err)) < 0) {
+    struct snapshot_info info;
+    if (lock < 0 || check_inputs(&cfg, err, sizeof(err)) < 0 ||
+        (o.from && snapshot_read(&cfg, o.from, &info, err, sizeof(err)) < 0)) {
         fprintf(stderr, "fmlab up: %s\n", err);
         if (lock >= 0)
             close(lock);
@@ -497,7 +593,7 @@ int cmd_up(int argc, char **argv)
     }
     lab_catch_signals();
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = bring_up(&cfg, with_guest, err, sizeof(err));
+    int rc = up(&cfg, &o, err, sizeof(err));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == 0) {
         print_summary(&cfg, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);

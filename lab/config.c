@@ -72,6 +72,7 @@ static const struct config_key schema[] = {
     { "BOOT_RETRIES", CT_UINT, "2", NULL },
     { "GUEST_BOOT_TIMEOUT", CT_UINT, "900", NULL },
     { "CMD_TIMEOUT", CT_UINT, "60", NULL },
+    { "LAB_SNAPSHOT", CT_ENUM, "auto", "auto|off" },
     { "MIGRATE_MAX_BANDWIDTH", CT_UINT, "1342177280", NULL },
     { "MIGRATE_DOWNTIME_LIMIT_MS", CT_UINT, "150", NULL },
     { "MIGRATE_TIMEOUT", CT_UINT, "120", NULL },

@@ -29,6 +29,8 @@ void usage_exec(void);
 void usage_down(void);
 void usage_doctor(void);
 void usage_config(void);
+int cmd_snapshot(int argc, char **argv);
+void usage_snapshot(void);
 
 
 

@@ -119,13 +119,13 @@ void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, 
     qmp_close(&q);
 }
 
-static int check_qmp(const struct config *cfg, char *err, size_t errlen)
+static int check_qmp(const struct config *cfg, const char *ip, char *err, size_t errlen)
 {
     char status[64];
-    guest_status(cfg, config_get(cfg, "SRC_IP"), 10, status, sizeof(status));
+    guest_status(cfg, ip, 10, status, sizeof(status));
     if (strcmp(status, "running") == 0)
         return 0;
-    snprintf(err, errlen, "[vm] QMP at %s:%s: %s", config_get(cfg, "SRC_IP"), config_get(cfg, "VM_QMP_PORT"),
+    snprintf(err, errlen, "[vm] QMP at %s:%s: %s", ip, config_get(cfg, "VM_QMP_PORT"),
              strcmp(status, "absent") == 0 ? "not reachable" : status);
     return -1;
 }
@@ -167,7 +167,7 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
         guest_command(cfg, config_get(cfg, "SRC_IP"), false, cmd, sizeof(cmd));
         if (on_host(cfg, "src", "start the guest's QEMU in src", cmd, 60, err, errlen) == 0 &&
             wait_prompt(cfg, &secs, err, errlen) == 0 && check_redis_from_backup(cfg, err, errlen) == 0 &&
-            check_qmp(cfg, err, errlen) == 0) {
+            check_qmp(cfg, config_get(cfg, "SRC_IP"), err, errlen) == 0) {
             lab_path(cfg, "vm.ready", path, sizeof(path));
             FILE *f = fopen(path, "w");
             if (f) {
@@ -181,6 +181,17 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
         }
     }
     return -1;
+}
+
+int guest_check(const struct config *cfg, const char *host, char *err, size_t errlen)
+{
+    const struct lab_host *h = lab_find_host(host);
+    if (!h) {
+        snprintf(err, errlen, "[vm] no host '%s'", host);
+        return -1;
+    }
+    return check_redis_from_backup(cfg, err, errlen) || check_qmp(cfg, config_get(cfg, h->ip_key), err, errlen)
+           ? -1 : 0;
 }
 
 int guest_start_incoming(const struct config *cfg, const char *host, char *err, size_t errlen)

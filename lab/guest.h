@@ -18,6 +18,9 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
 /* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
  * "absent" when no QEMU answers there. */
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);
+/* The guest runs on host (src or dst): QMP there says running and every redis port
+ * answers PONG from backup. 0, or -1 with err naming what failed. */
+int guest_check(const struct config *cfg, const char *host, char *err, size_t errlen);
 /* On host (src or dst): replace any old guest QEMU by one waiting with -incoming defer. */
 int guest_start_incoming(const struct config *cfg, const char *host, char *err, size_t errlen);
 /* Stop the guest QEMU on host, if any (TERM, then KILL). */

@@ -13,6 +13,7 @@
  * address (image/rootfs-host/usr/local/sbin/fmlab-hostnet).
  */
 #include "host.h"
+#include "proc.h"
 #include "tsc.h"
 #include "values.h"
 
@@ -104,6 +105,7 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
         }
     }
     lab_path(cfg, h->name, hs->run_dir, sizeof(hs->run_dir));
+    snprintf(hs->overlay, sizeof(hs->overlay), "%.4000s/disk.qcow2", hs->run_dir);
     host_append(cfg, h, hs->append, sizeof(hs->append));
     unsigned vcpus = (unsigned)config_get_uint(cfg, "HOST_VCPUS");
     uint64_t dram = config_get_size(cfg, "HOST_MEM"), cxl = config_get_size(cfg, "HOST_CXL_MEM");
@@ -134,10 +136,21 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
         .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,
         .cpu = strcmp(accel, "kvm") == 0 ? "host" : config_get(cfg, "HOST_CPU"), .vcpus = vcpus,
         .mem = dram + cxl, .mem_extra = hs->mem_extra, .kernel = hs->kernel, .initrd = fmsync ? NULL : hs->initrd,
-        .append = hs->append, .disk = hs->disk, .snapshot = true, .run_dir = hs->run_dir,
+        .append = hs->append, .disk = hs->overlay, .disk_format = "qcow2", .run_dir = hs->run_dir,
         .extra = hs->extra, .cpuset = h->cpuset_key ? config_get(cfg, h->cpuset_key) : NULL,
     };
     return 0;
+}
+
+int host_fresh_overlay(const struct host_spec *hs, char *err, size_t errlen)
+{
+    const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", hs->disk,
+                           hs->overlay, NULL };
+    unlink(hs->overlay);
+    if (proc_run(argv) == 0)
+        return 0;
+    snprintf(err, errlen, "[%s] qemu-img could not create the disk overlay %.1000s", hs->vm.name, hs->overlay);
+    return -1;
 }
 
 void host_spec_free(struct host_spec *hs)
@@ -182,10 +195,7 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
              config_get(cfg, h->ip_key), 2 * t, config_get(cfg, h->ip_key));
     if (step(vm, "br0 has its address and eth0", cmd, 2 * t, out, sizeof(out), err, errlen))
         return -1;
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s && { mountpoint -q %s || mount -t 9p -o "
-             "trans=virtio,version=9p2000.L,ro fmlab-guest %s; } && test -r %s/vmlinuz",
-             LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, LAB_GUEST_MOUNT);
-    if (step(vm, "guest image share (9p) mounted", cmd, t, out, sizeof(out), err, errlen))
+    if (step(vm, "guest image share (9p) mounted", HOST_SHARE_MOUNT, t, out, sizeof(out), err, errlen))
         return -1;
     /* node 1: memory and no CPUs, the emulated CXL node */
     if (step(vm, "NUMA node 1 is CPU-less memory",

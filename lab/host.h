@@ -8,9 +8,16 @@
 
 #define HOST_MAX_EXTRA 64
 
+/* In a host: mount the guest image share (STATE_DIR/share over 9p) / unmount it. QEMU
+ * refuses to migrate (or snapshot) a host while its 9p export is mounted. */
+#define HOST_SHARE_MOUNT "mkdir -p " LAB_GUEST_MOUNT " && { mountpoint -q " LAB_GUEST_MOUNT " || mount -t 9p -o " \
+    "trans=virtio,version=9p2000.L,ro fmlab-guest " LAB_GUEST_MOUNT "; } && test -r " LAB_GUEST_MOUNT "/vmlinuz"
+#define HOST_SHARE_UMOUNT "! mountpoint -q " LAB_GUEST_MOUNT " || umount " LAB_GUEST_MOUNT
+
 struct host_spec {
     struct vm_spec vm;
     char run_dir[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], disk[PATH_MAX];
+    char overlay[PATH_MAX];   /* STATE_DIR/<host>/disk.qcow2: the host's writes, on disk */
     char append[2048], machine[64], mem_extra[64];
     char *extra_store[HOST_MAX_EXTRA];
     const char *extra[HOST_MAX_EXTRA + 1];
@@ -22,6 +29,9 @@ struct host_spec {
 int host_spec_build(const struct config *cfg, const struct lab_host *h, const char *accel,
                     struct host_spec *hs, char *err, size_t errlen);
 void host_spec_free(struct host_spec *hs);
+/* A fresh qcow2 overlay hs->overlay on the read-only host image hs->disk (qemu-img). A
+ * file, not snapshot=on, so a snapshot of the lab (snapshot.c) can keep the host's disk. */
+int host_fresh_overlay(const struct host_spec *hs, char *err, size_t errlen);
 /* STATE_DIR/<host>/ssh_host_ed25519_key: the host's SSH key, made per lab at L0. */
 void host_key_path(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
 /* Readiness: br0 addressed with eth0 in it, guest share mounted, NUMA node 1 CPU-less

@@ -16,6 +16,7 @@ static const struct fmlab_command commands[] = {
     { "console", "attach to a host's serial console (Ctrl-] detaches)", cmd_console, usage_console },
     { "exec", "run a command on a host's console", cmd_exec, usage_exec },
     { "ssh", "ssh into a host with the lab's key", cmd_ssh, usage_ssh },
+    { "snapshot", "save, list, check or remove whole labs (fmlab up --from NAME)", cmd_snapshot, usage_snapshot },
     { "migrate", "migrate the guest src<->dst and check the oracles", cmd_migrate, usage_migrate },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

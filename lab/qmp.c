@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,28 +68,45 @@ static json_t *read_object(struct qmp *q, time_t deadline, char *err, size_t err
     }
 }
 
-static int send_object(struct qmp *q, json_t *obj)
+/* Send obj and a newline; with pass_fd >= 0 the fd rides along as SCM_RIGHTS (getfd). */
+static int send_object(struct qmp *q, json_t *obj, int pass_fd)
 {
     char *text = json_dumps(obj, JSON_COMPACT);
     if (!text)
         return -1;
     size_t len = strlen(text);
+    struct iovec iov = { .iov_base = text, .iov_len = len };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (pass_fd >= 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    }
     /* MSG_NOSIGNAL: a QEMU that already exited must be an error, not a SIGPIPE. */
-    int rc = (send(q->fd, text, len, MSG_NOSIGNAL) == (ssize_t)len &&
+    int rc = (sendmsg(q->fd, &msg, MSG_NOSIGNAL) == (ssize_t)len &&
               send(q->fd, "\n", 1, MSG_NOSIGNAL) == 1) ? 0 : -1;
     free(text);
     return rc;
 }
 
-static json_t *execute(struct qmp *q, const char *verb, const char *command, json_t *args, int timeout_s,
-                       char *err, size_t errlen)
+static json_t *execute(struct qmp *q, const char *verb, const char *command, json_t *args, int pass_fd,
+                       int timeout_s, char *err, size_t errlen)
 {
     char id[32];
     snprintf(id, sizeof(id), "fmlab-%u", q->next_id++);
     json_t *req = json_pack("{s:s, s:s}", verb, command, "id", id);
     if (args)
         json_object_set(req, "arguments", args);
-    int rc = send_object(q, req);
+    int rc = send_object(q, req, pass_fd);
     json_decref(req);
     if (rc < 0) {
         snprintf(err, errlen, "QMP: cannot send '%s'", command);
@@ -125,13 +143,22 @@ static json_t *execute(struct qmp *q, const char *verb, const char *command, jso
 json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
                     char *err, size_t errlen)
 {
-    return execute(q, "execute", command, args, timeout_s, err, errlen);
+    return execute(q, "execute", command, args, -1, timeout_s, err, errlen);
+}
+
+int qmp_pass_fd(struct qmp *q, int fd, const char *name, int timeout_s, char *err, size_t errlen)
+{
+    json_t *args = json_pack("{s:s}", "fdname", name);
+    json_t *ret = execute(q, "execute", "getfd", args, fd, timeout_s, err, errlen);
+    json_decref(args);
+    json_decref(ret);
+    return ret ? 0 : -1;
 }
 
 json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int timeout_s,
                         char *err, size_t errlen)
 {
-    return execute(q, q->oob ? "exec-oob" : "execute", command, args, timeout_s, err, errlen);
+    return execute(q, q->oob ? "exec-oob" : "execute", command, args, -1, timeout_s, err, errlen);
 }
 
 int qmp_open(struct qmp *q, const char *sock_path, int timeout_s, char *err, size_t errlen)

@@ -26,6 +26,9 @@ void qmp_close(struct qmp *q);
  * args may be NULL; it is not stolen. */
 json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
                     char *err, size_t errlen);
+/* Hand fd to QEMU under name (QMP getfd, the fd sent as SCM_RIGHTS over the UNIX
+ * socket), for "fd:name" migration URIs. 0, or -1 with err. */
+int qmp_pass_fd(struct qmp *q, int fd, const char *name, int timeout_s, char *err, size_t errlen);
 /* Run an allow-oob command (migrate-pause, migrate-recover) with exec-oob; falls back
  * to qmp_execute when OOB was not negotiated. */
 json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int timeout_s,

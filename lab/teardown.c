@@ -134,7 +134,7 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
     }
     for (int i = 0; i < LAB_N_HOSTS; i++) {
         lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
-        const char *files[] = { "qemu.pid", "qmp.sock", "console.sock", "ready" };
+        const char *files[] = { "qemu.pid", "qmp.sock", "console.sock", "ready", "disk.qcow2" };
         for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
             snprintf(path, sizeof(path), "%s/%s", dir, files[f]);
             unlink(path);

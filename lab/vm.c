@@ -69,8 +69,8 @@ char **vm_build_argv(const struct vm_spec *s)
         add(&b, "-initrd"), add(&b, "%s", s->initrd);
     add(&b, "-append"), add(&b, "%s", s->append);
     if (s->disk)
-        add(&b, "-drive"), add(&b, "file=%s,if=virtio,format=raw%s", s->disk,
-                               s->snapshot ? ",snapshot=on" : "");
+        add(&b, "-drive"), add(&b, "file=%s,if=virtio,format=%s%s", s->disk,
+                               s->disk_format ? s->disk_format : "raw", s->snapshot ? ",snapshot=on" : "");
     vm_path(s->run_dir, "console.sock", p, sizeof(p));
     add(&b, "-chardev");
     add(&b, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s/console.log,logappend=on",
@@ -82,6 +82,8 @@ char **vm_build_argv(const struct vm_spec *s)
     add(&b, "-pidfile"), add(&b, "%s", p);
     for (const char *const *e = s->extra; e && *e; e++)
         add(&b, "%s", *e);
+    if (s->incoming)
+        add(&b, "-S"), add(&b, "-incoming"), add(&b, "defer");
     return b.v;
 }
 

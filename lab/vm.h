@@ -22,8 +22,10 @@ struct vm_spec {
     uint64_t mem;              /* bytes */
     const char *mem_extra;     /* appended to -m (",slots=1,maxmem=6G") */
     const char *kernel, *initrd, *append;
-    const char *disk;          /* raw image, first virtio disk */
+    const char *disk;          /* first virtio disk */
+    const char *disk_format;   /* NULL: raw; "qcow2" for an overlay on an image */
     bool snapshot;             /* writes go to a temporary overlay */
+    bool incoming;             /* -S -incoming defer: wait to be restored (snapshot.c) */
     const char *run_dir;       /* sockets, logs */
     const char *const *extra;  /* NULL-terminated extra QEMU arguments */
     const char *cpuset;        /* pin QEMU to these L0 CPUs ("0,1", "2-3"); NULL: no pinning */

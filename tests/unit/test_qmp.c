@@ -90,9 +90,46 @@ static void oob_is_negotiated_when_asked(void **state)
     close(server);
 }
 
+/* getfd: the fd arrives at the server as SCM_RIGHTS with the command, and works there. */
+static void getfd_passes_the_fd(void **state)
+{
+    (void)state;
+    struct qmp q;
+    char err[256], buf[4096], cbuf[CMSG_SPACE(sizeof(int))];
+    json_t *caps;
+    int server = connect_pair(&q, 0, &caps), pipefd[2];
+    json_decref(caps);
+    assert_int_equal(pipe(pipefd), 0);
+    put(server, "{\"return\": {}, \"id\": \"fmlab-1\"}\n");
+    assert_int_equal(qmp_pass_fd(&q, pipefd[1], "snap", 5, err, sizeof(err)), 0);
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+    ssize_t n = recvmsg(server, &msg, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "\"execute\":\"getfd\""));
+    assert_non_null(strstr(buf, "\"fdname\":\"snap\""));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    assert_non_null(c);
+    assert_int_equal(c->cmsg_type, SCM_RIGHTS);
+    int got;
+    memcpy(&got, CMSG_DATA(c), sizeof(int));
+    assert_int_equal(write(got, "x", 1), 1);
+    assert_int_equal(read(pipefd[0], buf, 1), 1);
+    assert_int_equal(buf[0], 'x');
+    close(got), close(pipefd[0]), close(pipefd[1]);
+    /* a refused getfd is an error naming the command */
+    put(server, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no fd\"}, \"id\": \"fmlab-2\"}\n");
+    assert_int_equal(qmp_pass_fd(&q, 0, "snap", 5, err, sizeof(err)), -1);
+    assert_string_equal(err, "QMP getfd: no fd");
+    qmp_close(&q);
+    close(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(getfd_passes_the_fd),
         cmocka_unit_test(ids_match_replies),
         cmocka_unit_test(oob_is_negotiated_when_asked),
     };

@@ -78,11 +78,36 @@ static void host_in_netns_without_initrd(void **state)
     vm_argv_free(argv);
 }
 
+/* A host restored from a snapshot: the same command line, its disk a qcow2 overlay,
+ * and -S -incoming defer at the end (nothing runs before its state is loaded). */
+static void restored_host_waits_for_its_state(void **state)
+{
+    (void)state;
+    struct vm_spec s = { .name = "src", .accel = "tcg", .cpu = "qemu64,+svm", .vcpus = 1, .mem = 1ull << 30,
+                         .kernel = "/k", .append = "x", .disk = "/s/disk.qcow2", .disk_format = "qcow2",
+                         .incoming = true, .run_dir = "/s" };
+    char **argv = vm_build_argv(&s);
+    int n = 0;
+    while (argv[n])
+        n++;
+    assert_string_equal(value_of(argv, "-drive"), "file=/s/disk.qcow2,if=virtio,format=qcow2");
+    assert_string_equal(argv[n - 3], "-S");
+    assert_string_equal(argv[n - 2], "-incoming");
+    assert_string_equal(argv[n - 1], "defer");
+    s.incoming = false;
+    vm_argv_free(argv);
+    argv = vm_build_argv(&s);
+    assert_int_equal(find(argv, "-incoming"), -1);
+    assert_int_equal(find(argv, "-S"), -1);
+    vm_argv_free(argv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tcg_guest_command_line),
         cmocka_unit_test(host_in_netns_without_initrd),
+        cmocka_unit_test(restored_host_waits_for_its_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
