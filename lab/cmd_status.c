@@ -8,6 +8,7 @@
 #include "lab.h"
 #include "netns.h"
 #include "qmp.h"
+#include "snapshot.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -112,8 +113,16 @@ int cmd_status(int argc, char **argv)
         json_array_append_new(hosts, h);
     }
     json_t *guest = running ? guest_json(&cfg) : json_pack("{s:s, s:s}", "name", "vm", "state", "not running");
-    json_t *all = json_pack("{s:o, s:o, s:b, s:s}", "hosts", hosts, "guest", guest, "pool_present",
-                            access(LAB_POOL_PATH, F_OK) == 0, "state_dir", config_get(&cfg, "STATE_DIR"));
+    char restored_from[128] = "", path[PATH_MAX], line[256];
+    lab_path(&cfg, "lab.state", path, sizeof(path));
+    FILE *f = running ? fopen(path, "r") : NULL;
+    while (f && fgets(line, sizeof(line), f))
+        sscanf(line, "restored_from=%127s", restored_from);
+    if (f)
+        fclose(f);
+    json_t *all = json_pack("{s:o, s:o, s:b, s:s, s:s}", "hosts", hosts, "guest", guest, "pool_present",
+                            access(LAB_POOL_PATH, F_OK) == 0, "state_dir", config_get(&cfg, "STATE_DIR"),
+                            "restored_from", restored_from);
     if (as_json) {
         json_dumpf(all, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -133,6 +142,10 @@ int cmd_status(int argc, char **argv)
         printf("%-7s %-8s %-8s %-9s %-11s %-8s %-24s %s\n", "vm", json_string_value(json_object_get(guest, "state")),
                "-", "-", config_get(&cfg, "VM_IP"), "-", "in src", "src:" GUEST_CONSOLE_LOG);
         printf("%d of %d hosts running%s\n", running, LAB_N_HOSTS, running ? "" : " (fmlab up starts them)");
+        if (restored_from[0])
+            printf("restored from snapshot '%s'\n", restored_from);
+        printf("\nsnapshots (fmlab snapshot list):\n");
+        snapshot_list(&cfg, stdout);
     }
     json_decref(all);
     config_free(&cfg);

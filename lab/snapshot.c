@@ -117,8 +117,12 @@ static int key_of_hosts(const struct config *cfg, const char *accel, uint64_t *h
         if (host_spec_build(cfg, &lab_hosts[i], accel, &hs, err, errlen))
             return -1;
         char **argv = vm_build_argv(&hs.vm);
-        for (char **a = argv; *a; a++)
-            fnv_str(h, *a);
+        for (char **a = argv; *a; a++) {
+            /* L0's TSC rate is measured at every up (tsc.c) and may differ in the last
+             * digit; a restored host keeps the rate it booted with */
+            char *tsc = strstr(*a, " tsc_early_khz=");
+            fnv(h, *a, tsc ? (size_t)(tsc - *a) : strlen(*a) + 1);
+        }
         vm_argv_free(argv);
         int rc = fnv_file(h, hs.kernel, err, errlen) || fnv_file(h, hs.disk, err, errlen);
         if (rc == 0 && hs.vm.initrd)

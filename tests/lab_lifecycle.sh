@@ -44,7 +44,7 @@ assert_clean() {
 # Start `fmlab up` in the background (log in $1); return once a host QEMU runs and
 # $2 more seconds have passed. Sets $runner.
 start_up_and_wait() {
-    $fmlab up >"$1" 2>&1 &
+    $fmlab up --boot >"$1" 2>&1 &
     runner=$!
     i=0
     until pgrep -f "[q]emu-system.*$state/[a-z]+/qmp" >/dev/null || [ $i -ge 60 ]; do sleep 1; i=$((i + 1)); done
@@ -71,9 +71,9 @@ assert_no_retries() {
     done
 }
 
-echo "# up"
+echo "# up (a boot: --boot neither restores nor saves a snapshot)"
 t0=$(date +%s)
-$fmlab up; rc=$?
+$fmlab up --boot; rc=$?
 echo "# fmlab up took $(( $(date +%s) - t0 )) s"
 [ $rc -eq 0 ] && ok "fmlab up" || notok "fmlab up exit $rc"
 assert_no_retries "cycle 1"
@@ -111,6 +111,47 @@ for pair in src:SRC_CPUSET dst:DST_CPUSET; do
 done
 check "[src] pings dst and backup by name" on src "ping -c1 -W3 dst && ping -c1 -W3 backup"
 
+echo "# snapshot: save the running lab, take it down, restore it into a fresh lab"
+port=$($fmlab config get REDIS_BASE_PORT)
+snap=lifecycle-test
+check "[backup] the guest stores fmlab-snap=$mark" on backup "redis-cli -h vm -p $port set fmlab-snap $mark"
+up_before=$(on src "cut -d' ' -f1 /proc/uptime"); t_save=$(date +%s)
+out=$($fmlab snapshot save $snap 2>&1); rc=$?
+echo "$out" | sed 's/^/#   /'
+[ $rc -eq 0 ] && ok "fmlab snapshot save $snap" || notok "fmlab snapshot save exit $rc"
+check "the lab goes on after the save: redis PONG from backup" on backup "[ \$(redis-cli -h vm -p $port ping) = PONG ]"
+check "snapshot list: $snap, current inputs" sh -c "$fmlab snapshot list | grep -q '^$snap  *current inputs'"
+check "snapshot check: $snap matches the current inputs" $fmlab snapshot check $snap
+out=$(FMLAB_HOST_MEM=2G $fmlab snapshot check $snap 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "was made from other inputs" \
+    && ok "snapshot check: other HOST_MEM is other inputs: $out" || notok "snapshot check with HOST_MEM=2G: $out"
+out=$($fmlab up --from no-such-snapshot 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "a lab is already up" && ok "up --from while a lab is up is refused" \
+    || notok "up --from while up: $out"
+$fmlab down >/dev/null 2>&1
+assert_clean "down after the save"
+out=$($fmlab up --from ../etc 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "snapshot name '../etc'" \
+    && ok "up --from a hostile name: one line, nothing started: $out" || notok "up --from ../etc: $out"
+assert_clean "after the refused --from"
+t0=$(date +%s)
+$fmlab up --from $snap; rc=$?
+restore_s=$(( $(date +%s) - t0 ))
+echo "# fmlab up --from $snap took $restore_s s"
+[ $rc -eq 0 ] && ok "fmlab up --from $snap ($restore_s s)" || notok "fmlab up --from $snap exit $rc"
+check "restored: 3 of 3 hosts running" sh -c "$fmlab status | grep -q '^3 of 3 hosts running'"
+got=$(on backup "redis-cli -h vm -p $port get fmlab-snap")
+[ "$got" = "$mark" ] && ok "restored: redis returns the key set before the save" || notok "restored: fmlab-snap='$got'"
+got=$(on dst "daxio -i /dev/dax0.0 -o /tmp/mark -k 1048576 -l ${#mark} >/dev/null 2>&1; cat /tmp/mark")
+[ "$got" = "$mark" ] && ok "restored: [dst] reads src's bytes from the pool" || notok "restored: pool read '$got'"
+up_after=$(on src "cut -d' ' -f1 /proc/uptime"); gap=$(( $(date +%s) - t_save ))
+awk -v a="$up_after" -v b="$up_before" -v g="$gap" 'BEGIN { exit !(a >= b && a - b < g) }' \
+    && ok "restored: src's clock continued from the save (uptime $up_before -> $up_after s, $gap s later at L0)" \
+    || notok "restored: src uptime $up_before -> $up_after over $gap s at L0"
+check "restored: [src] the guest runs under KVM inside src" on src "pgrep -f 'qemu-system-x86_64 -name vm'"
+check "fmlab snapshot rm $snap" $fmlab snapshot rm $snap
+check "snapshot check after rm: no snapshot" sh -c "! $fmlab snapshot check $snap"
+
 echo "# down"
 $fmlab down; rc=$?
 [ $rc -eq 0 ] && ok "fmlab down" || notok "fmlab down exit $rc"
@@ -120,7 +161,7 @@ check "down again is a no-op" $fmlab down
 for cycle in $(seq 2 "$cycles"); do
     echo "# cycle $cycle of $cycles: up, redis from backup, down"
     t0=$(date +%s)
-    $fmlab up >/tmp/fmlab-cycle.log 2>&1; rc=$?
+    $fmlab up --boot >/tmp/fmlab-cycle.log 2>&1; rc=$?
     [ $rc -eq 0 ] && ok "cycle $cycle: fmlab up in $(( $(date +%s) - t0 )) s" \
         || notok "cycle $cycle: fmlab up exit $rc: $(tail -n 5 /tmp/fmlab-cycle.log)"
     assert_no_retries "cycle $cycle"

@@ -28,9 +28,11 @@ max_bw=$($fmlab config get MIGRATE_MAX_BANDWIDTH); downtime=$($fmlab config get 
 . "$(dirname "$0")/lab_up.sh"
 lab_up "$fmlab" || { notok "fmlab up"; exit 1; }
 
-# migrate NAME ARGS...: run one migration; sets $result to its result.json.
+# migrate NAME ARGS...: run one migration; sets $result to its result.json. A case
+# starts from a lab whose guest runs: after a case that lost it, the snapshot is restored.
 migrate() {
     name=$1; shift
+    lab_up "$fmlab" || notok "$name: a lab with a running guest (fmlab up)"
     log=$(mktemp)
     echo "# $name: fmlab migrate $*"
     t0=$(date +%s)
