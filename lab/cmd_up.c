@@ -553,8 +553,11 @@ static int up(const struct config *cfg, const struct up_options *o, char *err, s
     if (bring_up(cfg, o->with_guest, err, errlen))
         return -1;
     if (o->with_guest && !o->boot_only && !o->from && strcmp(config_get(cfg, "LAB_SNAPSHOT"), "auto") == 0 &&
-        snapshot_save_auto(cfg, err, errlen))
+        snapshot_save_auto(cfg, err, errlen)) {
+        if (lab_interrupted)
+            return -1;
         fprintf(stderr, "fmlab up: warning: the lab is up, but no snapshot was saved: %s\n", err);
+    }
     return 0;
 }
 

@@ -596,6 +596,8 @@ int snapshot_save(const struct config *cfg, const char *name, char *err, size_t 
     int rc = qmps_all(&l, "stop", err, errlen);
     if (rc == 0)
         rc = save_stopped(cfg, &l, tmp, err, errlen);
+    if (rc)   /* a stream still running would leave its host "postmigrate" after cont */
+        qmps_all(&l, "migrate_cancel", e, sizeof(e));
     info.save_s = now_s() - t0;
     /* the lab goes on whatever happened: a failed save must not cost the running lab */
     if (qmps_all(&l, "cont", e, sizeof(e)) && rc == 0)
