@@ -62,6 +62,7 @@ static const struct config_key schema[] = {
     { "HOST_KERNEL", CT_ENUM, "fmsync", "fmsync|debian" },
     { "HOST_QEMU", CT_ENUM, "fmsync", "fmsync|debian" },
     { "GUEST_KERNEL", CT_ENUM, "lab", "lab|debian" },
+    { "GUEST_INIT", CT_ENUM, "minimal", "minimal|systemd" },
     { "NET_MODE", CT_ENUM, "bridge", "bridge|ovs|ovs-dpdk" },
     { "LAB_NET_PREFIX", CT_UINT, "24", NULL },
     { "L0_IP", CT_IPV4, "10.10.1.254", NULL },

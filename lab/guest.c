@@ -26,11 +26,13 @@
  * initrd to find the root by label. */
 static void guest_boot_args(const struct config *cfg, char *out, size_t len)
 {
+    /* GUEST_INIT=minimal: image/rootfs-guest/usr/local/sbin/fmlab-init instead of systemd */
+    const char *init = strcmp(config_get(cfg, "GUEST_INIT"), "minimal") == 0 ? "init=/usr/local/sbin/fmlab-init " : "";
     if (strcmp(config_get(cfg, "GUEST_KERNEL"), "lab") == 0)
-        snprintf(out, len, "-kernel %s/bzImage -append 'console=ttyS0 root=/dev/vda rw ", LAB_GUEST_MOUNT);
+        snprintf(out, len, "-kernel %s/bzImage -append 'console=ttyS0 root=/dev/vda rw %s", LAB_GUEST_MOUNT, init);
     else
         snprintf(out, len, "-kernel %s/vmlinuz -initrd %s/initrd.img -append 'console=ttyS0 "
-                 "root=LABEL=fmlab-guest rw ", LAB_GUEST_MOUNT, LAB_GUEST_MOUNT);
+                 "root=LABEL=fmlab-guest rw %s", LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, init);
 }
 
 void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len)
