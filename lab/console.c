@@ -213,7 +213,7 @@ static int stage_of(const char *line)
 {
     if (strstr(line, "Linux version"))
         return 0;
-    if (strstr(line, "systemd[1]") || strstr(line, "Welcome to"))
+    if (strstr(line, "as init process") || strstr(line, "systemd[1]") || strstr(line, "Welcome to"))
         return 1;
     return -1;
 }

@@ -105,20 +105,44 @@ static int wait_prompt(const struct config *cfg, double *secs, char *err, size_t
     return rc == CONSOLE_OK ? 0 : -1;
 }
 
+/* QMP of the guest QEMU at host_ip, from L0 through the lab namespace. */
+static int guest_qmp_open(const struct config *cfg, const char *host_ip, int timeout_s, struct qmp *q)
+{
+    char err[256];
+    int fd = netns_connect_tcp(LAB_NETNS, host_ip, (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), timeout_s);
+    return fd < 0 || qmp_open_fd(q, fd, timeout_s, err, sizeof(err)) != 0 ? -1 : 0;
+}
+
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len)
 {
     struct qmp q;
     char err[256];
-    int fd = netns_connect_tcp(LAB_NETNS, host_ip, (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), timeout_s);
 
     snprintf(out, len, "absent");
-    if (fd < 0 || qmp_open_fd(&q, fd, timeout_s, err, sizeof(err)) != 0)
+    if (guest_qmp_open(cfg, host_ip, timeout_s, &q))
         return;
     json_t *st = qmp_execute(&q, "query-status", NULL, timeout_s, err, sizeof(err));
     const char *status = st ? json_string_value(json_object_get(st, "status")) : NULL;
     snprintf(out, len, "%s", status ? status : "unknown");
     json_decref(st);
     qmp_close(&q);
+}
+
+int guest_pause(const struct config *cfg, const char *host, bool pause, char *err, size_t errlen)
+{
+    const struct lab_host *h = lab_find_host(host);
+    struct qmp q;
+    char e[256];
+    if (!h || guest_qmp_open(cfg, config_get(cfg, h->ip_key), 10, &q)) {
+        snprintf(err, errlen, "[vm] no guest QMP on %s", host);
+        return -1;
+    }
+    json_t *ret = qmp_execute(&q, pause ? "stop" : "cont", NULL, 30, e, sizeof(e));
+    if (!ret)
+        snprintf(err, errlen, "[vm] on %s: %s", host, e);
+    json_decref(ret);
+    qmp_close(&q);
+    return ret ? 0 : -1;
 }
 
 static int check_qmp(const struct config *cfg, const char *ip, char *err, size_t errlen)

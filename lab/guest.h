@@ -18,6 +18,8 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
 /* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
  * "absent" when no QEMU answers there. */
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);
+/* Pause (QMP stop) or resume (cont) the guest QEMU on host. 0, or -1 with err. */
+int guest_pause(const struct config *cfg, const char *host, bool pause, char *err, size_t errlen);
 /* The guest runs on host (src or dst): QMP there says running and every redis port
  * answers PONG from backup. 0, or -1 with err naming what failed. */
 int guest_check(const struct config *cfg, const char *host, char *err, size_t errlen);

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SNAPSHOT_FORMAT "fmlab-snapshot-1"
+#define SNAPSHOT_FORMAT "fmlab-snapshot-2"
 #define SNAPSHOT_TIMEOUT_S 600
 
 /* STATE_DIR files a restored lab needs, relative to STATE_DIR ("*" = each host's dir) */
@@ -533,6 +533,33 @@ static int write_manifest(const char *dir, const struct snapshot_info *info, cha
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Before the hosts stop: the guest paused, so no host vCPU is inside it (QEMU 7.2 saves
+ * a TCG vCPU in SVM guest mode but refuses to load it: "vCPU set in guest-mode
+ * inconsistent with migrated kernel nested state", a check meant for KVM's nested
+ * state), and the 9p share unmounted (it blocks migration while mounted). */
+static int quiesce(const struct config *cfg, const struct snapshot_info *info, char *err, size_t errlen)
+{
+    char e[512];
+    bool guest = strcmp(info->guest, "none") != 0;
+    if (guest && guest_pause(cfg, info->guest, true, err, errlen))
+        return -1;
+    if (on_all_hosts(cfg, "unmount the guest share (9p blocks migration)", HOST_SHARE_UMOUNT, err, errlen) == 0)
+        return 0;
+    if (guest)
+        guest_pause(cfg, info->guest, false, e, sizeof(e));
+    return -1;
+}
+
+/* Once the hosts run again: the share mounted, the guest resumed. */
+static int unquiesce(const struct config *cfg, const struct snapshot_info *info, char *err, size_t errlen)
+{
+    char e[512];
+    int rc = on_all_hosts(cfg, "mount the guest share", HOST_SHARE_MOUNT, err, errlen);
+    if (strcmp(info->guest, "none") != 0 && guest_pause(cfg, info->guest, false, rc ? e : err, rc ? sizeof(e) : errlen))
+        rc = -1;
+    return rc;
+}
+
 /* With the hosts stopped: their states, then the files. */
 static int save_stopped(const struct config *cfg, struct lab_qmps *l, const char *tmp, char *err, size_t errlen)
 {
@@ -586,8 +613,7 @@ int snapshot_save(const struct config *cfg, const char *name, char *err, size_t 
         snprintf(err, errlen, "cannot create %.1000s: %s", tmp, strerror(errno));
         return -1;
     }
-    if (check_space(cfg, tmp, err, errlen) || qmps_open(cfg, &l, err, errlen) ||
-        on_all_hosts(cfg, "unmount the guest share (9p blocks migration)", HOST_SHARE_UMOUNT, err, errlen)) {
+    if (check_space(cfg, tmp, err, errlen) || qmps_open(cfg, &l, err, errlen) || quiesce(cfg, &info, err, errlen)) {
         qmps_close(&l);
         rm_rf(tmp);
         return -1;
@@ -603,7 +629,7 @@ int snapshot_save(const struct config *cfg, const char *name, char *err, size_t 
     if (qmps_all(&l, "cont", e, sizeof(e)) && rc == 0)
         rc = -1, snprintf(err, errlen, "%s", e);
     qmps_close(&l);
-    if (on_all_hosts(cfg, "mount the guest share again", HOST_SHARE_MOUNT, e, sizeof(e)) && rc == 0)
+    if (unquiesce(cfg, &info, e, sizeof(e)) && rc == 0)
         rc = -1, snprintf(err, errlen, "%s", e);
     if (rc == 0)
         rc = write_manifest(tmp, &info, err, errlen) || publish(tmp, dir, err, errlen) ? -1 : 0;
@@ -704,7 +730,7 @@ int snapshot_restore(const struct config *cfg, const char *name, const struct sn
     if (rc == 0)
         rc = qmps_all(&l, "cont", err, errlen);
     qmps_close(&l);
-    if (rc || on_all_hosts(cfg, "mount the guest share", HOST_SHARE_MOUNT, err, errlen))
+    if (rc || unquiesce(cfg, info, err, errlen))
         return -1;
     double t3 = now_s();
     if (strcmp(info->guest, "none") != 0 && guest_check(cfg, info->guest, err, errlen))
