@@ -140,7 +140,7 @@ restore_s=$(( $(date +%s) - t0 ))
 echo "# fmlab up --from $snap took $restore_s s"
 [ $rc -eq 0 ] && ok "fmlab up --from $snap ($restore_s s)" || notok "fmlab up --from $snap exit $rc"
 check "restored: 3 of 3 hosts running" sh -c "$fmlab status | grep -q '^3 of 3 hosts running'"
-got=$(on backup "redis-cli -h vm -p $port get fmlab-snap")
+got=$(on backup "redis-cli --raw -h vm -p $port get fmlab-snap")
 [ "$got" = "$mark" ] && ok "restored: redis returns the key set before the save" || notok "restored: fmlab-snap='$got'"
 got=$(on dst "daxio -i /dev/dax0.0 -o /tmp/mark -k 1048576 -l ${#mark} >/dev/null 2>&1; cat /tmp/mark")
 [ "$got" = "$mark" ] && ok "restored: [dst] reads src's bytes from the pool" || notok "restored: pool read '$got'"
