@@ -5,6 +5,10 @@
 #    marks node 1 slower; bytes src writes to the CXL pool are read back by dst and
 #    backup; hosts ping each other by name; the redis guest runs under KVM in src and
 #    answers from backup; src/dst are pinned to SRC_/DST_CPUSET; a second up is refused.
+#    snapshot: save the running lab, down, `up --from`: redis keeps a key set before the
+#    save, dst reads src's pool bytes, src's clock continued from the save (no jump);
+#    other inputs (HOST_MEM) do not match; a hostile name is one line; a truncated
+#    snapshot is one line and a boot.
 # 2. down: no QEMU of the lab, tap, bridge, namespace or /dev/shm file remains.
 # 3. Ctrl-C in the middle of `up`: up removes what it started by itself.
 #    kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
@@ -149,6 +153,18 @@ awk -v a="$up_after" -v b="$up_before" -v g="$gap" 'BEGIN { exit !(a >= b && a -
     && ok "restored: src's clock continued from the save (uptime $up_before -> $up_after s, $gap s later at L0)" \
     || notok "restored: src uptime $up_before -> $up_after over $gap s at L0"
 check "restored: [src] the guest runs under KVM inside src" on src "pgrep -f 'qemu-system-x86_64 -name vm'"
+# A snapshot that does not load: one line naming it and why, then the lab boots instead.
+snapdir="$($fmlab config get CACHE_DIR)/snapshots/$snap"
+$fmlab down >/dev/null 2>&1
+truncate -s 4096 "$snapdir/backup.vmstate"
+t0=$(date +%s)
+$fmlab up --from $snap >/tmp/fmlab-badsnap.log 2>&1; rc=$?
+line=$(grep "did not restore" /tmp/fmlab-badsnap.log)
+[ $rc -eq 0 ] && [ "$(echo "$line" | wc -l)" = 1 ] && echo "$line" | grep -q "snapshot '$snap' did not restore: \[backup\]" \
+    && grep -q "booting instead" /tmp/fmlab-badsnap.log \
+    && ok "a truncated snapshot: one line ($line), then a boot ($(( $(date +%s) - t0 )) s)" \
+    || notok "truncated snapshot: rc $rc: $(grep -E 'snapshot|up:' /tmp/fmlab-badsnap.log | head -3)"
+check "after the fallback boot: redis PONG from backup" on backup "[ \$(redis-cli -h vm -p $port ping) = PONG ]"
 check "fmlab snapshot rm $snap" $fmlab snapshot rm $snap
 check "snapshot check after rm: no snapshot" sh -c "! $fmlab snapshot check $snap"
 
