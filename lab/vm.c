@@ -175,7 +175,10 @@ int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
         return -1;
     }
     vm_path(s->run_dir, "console.sock", p, sizeof(p));
-    if (console_open(&vm->con, s->name, p, 20) != CONSOLE_OK || !vm_running(vm)) {
+    /* a QEMU that cannot start exits at once: do not wait 20 s for its socket */
+    for (int i = 0; i < 200 && access(p, F_OK) != 0 && vm_running(vm); i++)
+        usleep(100 * 1000);
+    if (!vm_running(vm) || console_open(&vm->con, s->name, p, 20) != CONSOLE_OK || !vm_running(vm)) {
         char last[512] = "";
         vm_path(s->run_dir, "qemu.log", p, sizeof(p));
         FILE *log = fopen(p, "r");
