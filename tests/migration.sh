@@ -10,6 +10,8 @@
 #                                        (cancelled at the timeout),
 #                                        guest still running on its source, oracles pass
 #   5. precopy, destination QEMU killed mid-migration -> failed, guest on its source
+#      then the guest's QEMU killed: the next case restores the lab's snapshot (a reset,
+#      not a reboot) and a precopy right after the restore passes every oracle
 #   6. shm (HOST_QEMU=fmsync): redis guest through the CXL pool, fmsync and stock dirty
 #      tracking -> completed, oracles pass, RAM not on the network
 #   7. shm again on a lab whose hosts boot Debian's stock kernel (no KVM_CAP_FMSYNC):
@@ -98,6 +100,20 @@ common_checks dst-kill
 jqcheck "$result" "dst-kill: failed, fault injected mid-precopy, guest on its source" \
     '.status == "failed" and .fault_point_ms > 0 and .oracles.liveness.source_status == "running"
      and .oracles.liveness.destination_status != "running"'
+
+# A case that loses the guest is followed by a restore of the lab's snapshot, not a
+# reboot: lose it on purpose (its QEMU killed), then a precopy and the shm cases run on
+# the restored lab and must pass every oracle.
+where=$($fmlab status --json | jq -r .guest.host)
+echo "# lost guest: its QEMU on $where is killed; the next case starts from a restored lab"
+$fmlab exec "$where" -- 'kill -9 $(cat /run/fmlab-vm.pid)' >/dev/null
+migrate "precopy-after-restore" --mode precopy --load redis
+common_checks precopy-after-restore; completed_checks precopy-after-restore
+if [ "$($fmlab config get LAB_SNAPSHOT)" = auto ]; then
+    from=$($fmlab status --json | jq -r .restored_from)
+    case "$from" in auto-*) ok "the lost guest's lab was restored from snapshot $from, not rebooted" ;;
+                    *) notok "the lost guest's lab was restored, not rebooted (restored_from='$from')" ;; esac
+fi
 
 # shm (fmsync) migration through the CXL pool: needs the patched QEMU in the hosts.
 shm_checks() {   # NAME TRACKING: completed through the pool, RAM never on the network
