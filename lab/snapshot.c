@@ -330,11 +330,19 @@ static int stream_start(struct qmp *q, const char *host, const char *file, bool 
 
 /* Wait until a host's outgoing stream completed (query-migrate) or, incoming, until the
  * state is loaded (with -S the VM then waits, "paused"). */
-static int stream_wait(struct qmp *q, const char *host, bool out, double deadline, char *err, size_t errlen)
+static int stream_wait(const struct config *cfg, struct qmp *q, const char *host, bool out, double deadline,
+                       char *err, size_t errlen)
 {
     while (now_s() < deadline && !lab_interrupted) {
         char e[512];
         json_t *st = qmp_execute(q, out ? "query-migrate" : "query-status", NULL, 30, e, sizeof(e));
+        if (!st && !out) {   /* a QEMU whose state does not load exits */
+            char dir[PATH_MAX], last[512];
+            lab_path(cfg, host, dir, sizeof(dir));
+            vm_last_log_line(dir, last, sizeof(last));
+            snprintf(err, errlen, "[%s] QEMU exited while loading its state: %.300s (%.1000s/qemu.log)", host, last, dir);
+            return -1;
+        }
         if (!st) {
             snprintf(err, errlen, "[%s] %s", host, e);
             return -1;
@@ -360,7 +368,7 @@ static int stream_wait(struct qmp *q, const char *host, bool out, double deadlin
 }
 
 /* All hosts at once: start every stream, then wait for each. */
-static int streams(struct lab_qmps *l, const char *dir, bool out, char *err, size_t errlen)
+static int streams(const struct config *cfg, struct lab_qmps *l, const char *dir, bool out, char *err, size_t errlen)
 {
     char file[PATH_MAX];
     for (int i = 0; i < LAB_N_HOSTS; i++) {
@@ -370,7 +378,7 @@ static int streams(struct lab_qmps *l, const char *dir, bool out, char *err, siz
     }
     double deadline = now_s() + SNAPSHOT_TIMEOUT_S;
     for (int i = 0; i < LAB_N_HOSTS; i++)
-        if (stream_wait(&l->q[i], lab_hosts[i].name, out, deadline, err, errlen))
+        if (stream_wait(cfg, &l->q[i], lab_hosts[i].name, out, deadline, err, errlen))
             return -1;
     return 0;
 }
@@ -564,7 +572,7 @@ static int unquiesce(const struct config *cfg, const struct snapshot_info *info,
 static int save_stopped(const struct config *cfg, struct lab_qmps *l, const char *tmp, char *err, size_t errlen)
 {
     double t0 = now_s();
-    if (streams(l, tmp, true, err, errlen))
+    if (streams(cfg, l, tmp, true, err, errlen))
         return -1;
     double t1 = now_s();
     if (copy_files(cfg, tmp, true, err, errlen))
@@ -725,7 +733,7 @@ int snapshot_restore(const struct config *cfg, const char *name, const struct sn
     double t1 = now_s();
     int rc = start_incoming(cfg, info->accel, &l, err, errlen);
     if (rc == 0)
-        rc = streams(&l, dir, false, err, errlen);
+        rc = streams(cfg, &l, dir, false, err, errlen);
     double t2 = now_s();
     if (rc == 0)
         rc = qmps_all(&l, "cont", err, errlen);

@@ -140,6 +140,19 @@ static pid_t spawn(char **argv, const char *log_path, const cpu_set_t *cpus)
     _exit(127);
 }
 
+void vm_last_log_line(const char *run_dir, char *out, size_t len)
+{
+    char p[PATH_MAX];
+    out[0] = '\0';
+    vm_path(run_dir, "qemu.log", p, sizeof(p));
+    FILE *log = fopen(p, "r");
+    while (log && fgets(out, (int)len, log))
+        ;
+    if (log)
+        fclose(log);
+    out[strcspn(out, "\n")] = '\0';
+}
+
 int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
 {
     char p[PATH_MAX];
@@ -179,14 +192,9 @@ int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
     for (int i = 0; i < 200 && access(p, F_OK) != 0 && vm_running(vm); i++)
         usleep(100 * 1000);
     if (!vm_running(vm) || console_open(&vm->con, s->name, p, 20) != CONSOLE_OK || !vm_running(vm)) {
-        char last[512] = "";
+        char last[512];
+        vm_last_log_line(s->run_dir, last, sizeof(last));
         vm_path(s->run_dir, "qemu.log", p, sizeof(p));
-        FILE *log = fopen(p, "r");
-        while (log && fgets(last, sizeof(last), log))
-            ;
-        if (log)
-            fclose(log);
-        last[strcspn(last, "\n")] = '\0';
         snprintf(err, errlen, "[%s] QEMU did not start: %.300s (log: %s)", s->name, last, p);
         vm_stop(vm);
         return -1;

@@ -55,6 +55,8 @@ int vm_boot(struct vm *vm, const struct vm_spec *s, int idle_s, int timeout_s, i
             double *seconds, char *err, size_t errlen);
 void vm_stop(struct vm *vm);
 bool vm_running(struct vm *vm);
+/* The last line QEMU wrote to run_dir/qemu.log (its stderr: why it exited), or "". */
+void vm_last_log_line(const char *run_dir, char *out, size_t len);
 /* Print the last n lines of the console log (for "which step failed and why"). */
 void vm_print_console_tail(const char *run_dir, int n, FILE *out);
 

@@ -160,7 +160,7 @@ truncate -s 4096 "$snapdir/backup.vmstate"
 t0=$(date +%s)
 $fmlab up --from $snap >/tmp/fmlab-badsnap.log 2>&1; rc=$?
 line=$(grep "did not restore" /tmp/fmlab-badsnap.log)
-[ $rc -eq 0 ] && [ "$(echo "$line" | wc -l)" = 1 ] && echo "$line" | grep -q "snapshot '$snap' did not restore: \[backup\]" \
+[ $rc -eq 0 ] && [ "$(echo "$line" | wc -l)" = 1 ] && echo "$line" | grep -q "snapshot '$snap' did not restore: \[backup\] QEMU exited while loading its state" \
     && grep -q "booting instead" /tmp/fmlab-badsnap.log \
     && ok "a truncated snapshot: one line ($line), then a boot ($(( $(date +%s) - t0 )) s)" \
     || notok "truncated snapshot: rc $rc: $(grep -E 'snapshot|up:' /tmp/fmlab-badsnap.log | head -3)"
