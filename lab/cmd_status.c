@@ -113,13 +113,9 @@ int cmd_status(int argc, char **argv)
         json_array_append_new(hosts, h);
     }
     json_t *guest = running ? guest_json(&cfg) : json_pack("{s:s, s:s}", "name", "vm", "state", "not running");
-    char restored_from[128] = "", path[PATH_MAX], line[256];
-    lab_path(&cfg, "lab.state", path, sizeof(path));
-    FILE *f = running ? fopen(path, "r") : NULL;
-    while (f && fgets(line, sizeof(line), f))
-        sscanf(line, "restored_from=%127s", restored_from);
-    if (f)
-        fclose(f);
+    char restored_from[128] = "";
+    if (running)
+        lab_state_value(&cfg, "restored_from", restored_from, sizeof(restored_from));
     json_t *all = json_pack("{s:o, s:o, s:b, s:s, s:s}", "hosts", hosts, "guest", guest, "pool_present",
                             access(LAB_POOL_PATH, F_OK) == 0, "state_dir", config_get(&cfg, "STATE_DIR"),
                             "restored_from", restored_from);

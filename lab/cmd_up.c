@@ -414,13 +414,8 @@ static void print_summary(const struct config *cfg, double secs)
                    GUEST_CONSOLE_LOG);
         fclose(f);
     }
-    char from[128] = "", line[256];
-    lab_path(cfg, "lab.state", path, sizeof(path));
-    f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-        sscanf(line, "restored_from=%127s", from);
-    if (f)
-        fclose(f);
+    char from[128];
+    lab_state_value(cfg, "restored_from", from, sizeof(from));
     if (from[0])
         printf("(restored from snapshot '%s': the boot times above are those of the boot it was saved after)\n", from);
     printf("\nlab up in %.1f s. fmlab status shows it; fmlab down stops it.\n", secs);

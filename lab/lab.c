@@ -76,6 +76,24 @@ int lab_lock(const struct config *cfg, char *err, size_t errlen)
     return fd;
 }
 
+void lab_state_value(const struct config *cfg, const char *key, char *out, size_t len)
+{
+    char path[PATH_MAX], line[512];
+    size_t n = strlen(key);
+    out[0] = '\0';
+    lab_path(cfg, "lab.state", path, sizeof(path));
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, key, n) == 0 && line[n] == '=') {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, len, "%s", line + n + 1);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
 void lab_guest_kernel(const struct config *cfg, char *out, size_t len)
 {
     snprintf(out, len, "%s/kernel/current/bzImage", config_get(cfg, "CACHE_DIR"));

@@ -32,6 +32,8 @@ void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
 /* Take the lab's lock (one up/down at a time). Returns an fd to keep open, or -1 with
  * err naming the holder. */
 int lab_lock(const struct config *cfg, char *err, size_t errlen);
+/* KEY's value in STATE_DIR/lab.state (accel=, started=, restored_from=), "" if absent. */
+void lab_state_value(const struct config *cfg, const char *key, char *out, size_t len);
 /* The kernel the guest boots (GUEST_KERNEL=lab: the lab's bzImage, no initrd), at L0. */
 void lab_guest_kernel(const struct config *cfg, char *out, size_t len);
 /* The lab's SSH private key (CACHE_DIR/keys/lab_ed25519; .pub beside it). */

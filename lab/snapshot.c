@@ -473,21 +473,6 @@ static int copy_files(const struct config *cfg, const char *dir, bool save, char
 
 /* ---- save ------------------------------------------------------------------------------ */
 
-/* accel= of the running lab (STATE_DIR/lab.state), "" when no lab is up. */
-static void running_accel(const struct config *cfg, char *out, size_t len)
-{
-    char path[PATH_MAX], line[128];
-    out[0] = '\0';
-    lab_path(cfg, "lab.state", path, sizeof(path));
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "accel=%15s", out) == 1)
-            break;
-    if (f)
-        fclose(f);
-    (void)len;
-}
-
 static unsigned long long allocated(const char *path)
 {
     struct stat st;
@@ -606,7 +591,7 @@ int snapshot_save(const struct config *cfg, const char *name, char *err, size_t 
 
     if (snapshot_name_check(name, err, errlen))
         return -1;
-    running_accel(cfg, info.accel, sizeof(info.accel));
+    lab_state_value(cfg, "accel", info.accel, sizeof(info.accel));
     pid_t pids[8];
     if (!info.accel[0] || lab_find_qemus(cfg, pids, 8) != LAB_N_HOSTS) {
         snprintf(err, errlen, "no lab is up to save (fmlab status; fmlab up)");
@@ -674,7 +659,7 @@ static void prune_auto(const struct config *cfg, int keep)
 int snapshot_save_auto(const struct config *cfg, char *err, size_t errlen)
 {
     char accel[16], name[64];
-    running_accel(cfg, accel, sizeof(accel));
+    lab_state_value(cfg, "accel", accel, sizeof(accel));
     if (snapshot_auto_name(cfg, accel, name, sizeof(name), err, errlen) || snapshot_save(cfg, name, err, errlen))
         return -1;
     prune_auto(cfg, SNAPSHOT_KEEP_AUTO);
