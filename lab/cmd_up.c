@@ -488,12 +488,21 @@ static int parse_options(int argc, char **argv, struct up_options *o)
             o->boot_only = true;
         else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
             o->from = argv[++i];
-        else {
+        else if (strcmp(argv[i], "--from") == 0) {
+            fprintf(stderr, "fmlab up: --from needs a snapshot NAME (fmlab snapshot list)\n");
+            return -1;
+        } else {
             fprintf(stderr, "fmlab up: unknown option '%s' (--boot, --from NAME, --no-guest, --guest-only)\n", argv[i]);
             return -1;
         }
     }
     return 0;
+}
+
+/* LAB_SNAPSHOT=auto applies to this up: a full up with the guest, no --boot, no --from. */
+static bool auto_snapshots(const struct config *cfg, const struct up_options *o)
+{
+    return o->with_guest && !o->boot_only && !o->from && strcmp(config_get(cfg, "LAB_SNAPSHOT"), "auto") == 0;
 }
 
 /* The snapshot up restores: --from NAME, or auto-KEY of the current inputs (LAB_SNAPSHOT=auto)
@@ -505,7 +514,9 @@ static bool pick_snapshot(const struct config *cfg, const struct up_options *o, 
     const char *want = config_get(cfg, "HOST_ACCEL");
     const char *accels[] = { strcmp(want, "auto") == 0 ? "tcg" : want, strcmp(want, "auto") == 0 ? "kvm" : NULL };
 
-    if (o->boot_only || !o->with_guest || (!o->from && strcmp(config_get(cfg, "LAB_SNAPSHOT"), "auto") != 0))
+    if (!o->from && !auto_snapshots(cfg, o))
+        return false;
+    if (o->boot_only || !o->with_guest)
         return false;
     if (o->from)
         snprintf(name, len, "%s", o->from);
@@ -556,8 +567,7 @@ static int up(const struct config *cfg, const struct up_options *o, char *err, s
     }
     if (bring_up(cfg, o->with_guest, err, errlen))
         return -1;
-    if (o->with_guest && !o->boot_only && !o->from && strcmp(config_get(cfg, "LAB_SNAPSHOT"), "auto") == 0 &&
-        snapshot_save_auto(cfg, err, errlen)) {
+    if (auto_snapshots(cfg, o) && snapshot_save_auto(cfg, err, errlen)) {
         if (lab_interrupted)
             return -1;
         fprintf(stderr, "fmlab up: warning: the lab is up, but no snapshot was saved: %s\n", err);
