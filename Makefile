@@ -20,7 +20,7 @@
 #                    dst-kill, shm with fmsync and stock tracking, shm on a stock-kernel
 #                    lab) on the lab, every oracle asserted
 #   make bench       the study's numbers on the lab: precopy vs postcopy vs shm (median
-#                    of BENCH_REPEAT=3), shm per-period copy times at 500/100 ms, fmsync
+#                    of BENCH_REPEAT=5), shm per-period copy times at 500/100 ms, fmsync
 #                    vs stock tracking; a markdown table in RESULTS_DIR/bench-*.md
 #
 # config.txt values reach Make only through `build/fmlab config get KEY`.
@@ -174,7 +174,7 @@ test-lab-stress: $(FMLAB) image host-image host-kernel host-qemu
 test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/migration.sh $(FMLAB)
 
-BENCH_REPEAT ?= 3
+BENCH_REPEAT ?= 5
 bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/bench.sh $(FMLAB) $(BENCH_REPEAT)
 

@@ -28,6 +28,8 @@ void usage_migrate(void)
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
+           "                     [--dst-ram pool|copy|promote] [--promote-bandwidth BYTES_PER_S]\n"
+           "                     [--observe S]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
            "control plane on backup; check the memory, application and liveness oracles; write\n"
            "RESULTS_DIR/<timestamp>-<mode>/result.json. Defaults come from config.txt.\n"
@@ -63,12 +65,13 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' }, { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' },
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
         { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
-        { "dirty-tracking", 1, 0, 'y' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'r' },
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
                                 .postcopy_delay_ms = -1,
                                 .max_bandwidth = -1, .downtime_limit_ms = -1, .period_us = -1,
-                                .write_through_s = -1 };
+                                .write_through_s = -1, .promote_bandwidth = -1 };
     *repeat = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -88,6 +91,9 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'u': o->period_us = number("--period-us", optarg, &bad); break;
         case 'w': o->write_through_s = number("--write-through", optarg, &bad); break;
         case 'y': o->dirty_tracking = optarg; break;
+        case 'r': o->dst_ram = optarg; break;
+        case 'B': o->promote_bandwidth = number("--promote-bandwidth", optarg, &bad); break;
+        case 'O': o->observe_s = number("--observe", optarg, &bad); break;
         case 'h': usage_migrate(); exit(0);
         default: return -1;
         }
@@ -98,6 +104,10 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     }
     if (o->dirty_tracking && !one_of(o->dirty_tracking, "auto|fmsync|stock")) {
         fprintf(stderr, "fmlab migrate: --dirty-tracking must be auto, fmsync or stock\n");
+        return -1;
+    }
+    if (o->dst_ram && !one_of(o->dst_ram, "pool|copy|promote")) {
+        fprintf(stderr, "fmlab migrate: --dst-ram must be pool, copy or promote, not '%s'\n", o->dst_ram);
         return -1;
     }
     if (strcmp(o->mode, "shm") == 0 && o->period_us == 0) {

@@ -364,7 +364,10 @@ static void report_failures(const struct config *cfg)
 }
 
 /* The pool NVDIMM becomes devdax (a DAX device, never a page allocator's memory). src
- * writes the devdax info block into the shared pool; dst and backup re-read it. */
+ * writes the devdax info block into the shared pool; dst and backup re-read it.
+ * --map=mem: each host keeps its page metadata (struct pages) for the device in its own
+ * RAM. The default (--map=dev) puts it inside the namespace, that is inside the pool that
+ * all three hosts share, and three kernels would write their struct pages over each other. */
 static int pool_setup(const struct config *cfg, char *err, size_t errlen)
 {
     for (int i = 0; i < LAB_N_HOSTS; i++) {
@@ -372,7 +375,7 @@ static int pool_setup(const struct config *cfg, char *err, size_t errlen)
         char out[2048];
         int status = -1;
         const char *cmd = i == 0
-            ? "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --align=2M >/dev/null && test -c /dev/dax0.0"
+            ? "ndctl create-namespace --force --reconfig=namespace0.0 --mode=devdax --map=mem --align=2M >/dev/null && test -c /dev/dax0.0"
             : "{ test -c /dev/dax0.0 || { ndctl disable-namespace namespace0.0 && ndctl enable-namespace namespace0.0; }; } >/dev/null && test -c /dev/dax0.0";
         int rc = host_run(cfg, h->name, cmd, (int)config_get_uint(cfg, "CMD_TIMEOUT"), out, sizeof(out), &status);
         if (rc != CONSOLE_OK || status != 0) {

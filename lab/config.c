@@ -85,6 +85,8 @@ static const struct config_key schema[] = {
     { "SHM_PERIOD_US", CT_UINT, "100000", NULL },
     { "SHM_WRITE_THROUGH_S", CT_UINT, "10", NULL },
     { "SHM_DIRTY_TRACKING", CT_ENUM, "auto", "auto|fmsync|stock" },
+    { "SHM_DST_RAM", CT_ENUM, "pool", "pool|copy|promote" },
+    { "SHM_PROMOTE_BANDWIDTH", CT_UINT, "1073741824", NULL },
     { "MEM_ORACLE_MIB", CT_UINT, "16", NULL },
     { "MEM_ORACLE_RATE", CT_UINT, "1000", NULL },
     { "MEM_LOAD_MIB", CT_UINT, "256", NULL },

@@ -42,7 +42,7 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
     char boot[256];
     guest_boot_args(cfg, boot, sizeof(boot));
     snprintf(out, len,
-             "rm -f %s; qemu-system-x86_64 -name vm -machine q35 -accel kvm -cpu host -smp %s -m %s "
+             "rm -f %s; qemu-system-x86_64 -name vm -uuid " GUEST_UUID " -machine q35 -accel kvm -cpu host -smp %s -m %s "
              "-nodefaults -no-user-config -display none -no-reboot "
              "%snet.ifnames=0 "
              "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "

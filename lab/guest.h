@@ -12,6 +12,9 @@
 /* The guest QEMU's stderr (-D keeps it open after -daemonize): its errors and exit reason */
 #define GUEST_QEMU_LOG "/var/log/fmlab-vm-qemu.log"
 #define GUEST_HMP_SOCKET "/run/fmlab-vm-hmp.sock"
+/* The guest's identity (QEMU -uuid), the same on src and dst: an shm image names the VM
+ * it holds, and a destination refuses an image of another VM. */
+#define GUEST_UUID "5f3c9e2a-8b41-4d6e-9a07-c1e2f3a4b5d6"
 
 /* The shell command that starts the guest's QEMU in a host (exposed for unit tests). */
 void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len);

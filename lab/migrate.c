@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,6 +95,20 @@ static void arg_l(struct run_ctx *c, const char *name, long value)
     arg_s(c, name, v);
 }
 
+/* A fresh UUID (version 4) naming one shm migration: the destination loads only the
+ * image the source wrote in this run. */
+static void new_run_id(char *out, size_t len)
+{
+    uint8_t b[16] = { 0 };
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (uint8_t)(rand() ^ (int)time(NULL) ^ (int)getpid());
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+             b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 static void control_args(struct run_ctx *c)
 {
     const struct config *cfg = c->cfg;
@@ -124,6 +139,13 @@ static void control_args(struct run_ctx *c)
         arg_l(c, "--period-us", opt_or_cfg(o->period_us, cfg, "SHM_PERIOD_US"));
         arg_l(c, "--write-through", opt_or_cfg(o->write_through_s, cfg, "SHM_WRITE_THROUGH_S"));
         arg_s(c, "--dirty-tracking", o->dirty_tracking ? o->dirty_tracking : config_get(cfg, "SHM_DIRTY_TRACKING"));
+        arg_s(c, "--dst-ram", o->dst_ram ? o->dst_ram : config_get(cfg, "SHM_DST_RAM"));
+        arg_l(c, "--promote-bandwidth", opt_or_cfg(o->promote_bandwidth, cfg, "SHM_PROMOTE_BANDWIDTH"));
+        if (o->observe_s > 0)
+            arg_l(c, "--observe", o->observe_s);
+        char run_id[40];
+        new_run_id(run_id, sizeof(run_id));
+        arg_s(c, "--run-id", run_id);
     }
     bool post = strcmp(o->mode, "postcopy") == 0;
     if (o->fault && (strcmp(o->fault, "src-kill-after-switch") == 0 || (post && strcmp(o->fault, "link-down") == 0)))

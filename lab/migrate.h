@@ -18,6 +18,9 @@ struct migrate_opts {
     long max_bandwidth, downtime_limit_ms;                          /* -1: from config.txt */
     long period_us, write_through_s;                                /* shm; -1: config.txt */
     const char *dirty_tracking;                                     /* shm; NULL: config.txt */
+    const char *dst_ram;                                            /* shm; NULL: config.txt */
+    long promote_bandwidth;                                         /* shm; -1: config.txt */
+    long observe_s;                         /* keep the load this long after the resume */
 };
 
 /* Migrate the guest from the host it runs on to the other one (src <-> dst), check the

@@ -140,6 +140,38 @@ static json_t *execute(struct qmp *q, const char *verb, const char *command, jso
     }
 }
 
+static bool event_named(json_t *ev, const char *const *names)
+{
+    const char *name = json_string_value(json_object_get(ev, "event"));
+    for (; name && *names; names++)
+        if (strcmp(name, *names) == 0)
+            return true;
+    return false;
+}
+
+json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_s, char *err, size_t errlen)
+{
+    time_t deadline = time(NULL) + timeout_s;
+    for (;;) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(q->events, i, ev) {
+            if (event_named(ev, names)) {
+                json_incref(ev);
+                json_array_remove(q->events, i);
+                return ev;
+            }
+        }
+        json_t *obj = read_object(q, deadline, err, errlen);
+        if (!obj)
+            return NULL;
+        if (json_object_get(obj, "event"))
+            json_array_append_new(q->events, obj);
+        else
+            json_decref(obj);
+    }
+}
+
 json_t *qmp_execute(struct qmp *q, const char *command, json_t *args, int timeout_s,
                     char *err, size_t errlen)
 {

@@ -33,6 +33,10 @@ int qmp_pass_fd(struct qmp *q, int fd, const char *name, int timeout_s, char *er
  * to qmp_execute when OOB was not negotiated. */
 json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int timeout_s,
                         char *err, size_t errlen);
+/* Wait for the first event whose name is in names (NULL-terminated), among those already
+ * received and those still to come; returns it (new reference, removed from q->events),
+ * or NULL with err after timeout_s. Replies to earlier commands that come late are dropped. */
+json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_s, char *err, size_t errlen);
 /* Split one received line into a JSON object (exposed for unit tests). */
 json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen);
 

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SNAPSHOT_FORMAT "fmlab-snapshot-2"
+#define SNAPSHOT_FORMAT "fmlab-snapshot-3"
 #define SNAPSHOT_TIMEOUT_S 600
 
 /* STATE_DIR files a restored lab needs, relative to STATE_DIR ("*" = each host's dir) */

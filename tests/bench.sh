@@ -3,15 +3,18 @@
 #
 # Needs the lab up on the fmsync kernel with the patched QEMU (brings it up if not).
 # Same guest (GUEST_MEM), same load (redis clients from backup + the memory oracle):
-#   1. precopy vs postcopy vs shm (fmsync tracking, SHM_PERIOD_US): REPEAT runs each,
-#      median total time, downtime, client-observed gap, bytes over the network
+#   1. precopy vs postcopy vs shm with each destination RAM mode (copy, promote, pool,
+#      and pool again from a guest that runs from the image): REPEAT runs each, median
+#      (min-max) of downtime, client-observed gap, total time, bytes over the network,
+#      promotion time and the destination's redis throughput in the 10 s after the
+#      resume; the ratio of each shm downtime to precopy's; shm downtime in its parts
 #   2. shm per sync period at 500 ms and 100 ms, fmsync vs stock dirty tracking:
 #      median copy time and dirty pages per write-through period, first copy, final pass
 # Prints both tables (markdown) and writes them to RESULTS_DIR/bench-<time>.md, with the
 # result.json of every run listed. Exits non-zero if a run fails its oracles.
 set -u
 fmlab=$1
-repeat=${2:-3}
+repeat=${2:-5}
 fail=0
 results_dir=$($fmlab config get RESULTS_DIR)
 out="$results_dir/bench-$(date +%Y%m%d-%H%M%S).md"
@@ -42,39 +45,99 @@ run() {
 # median FILTER NAME: the median over NAME's runs of jq FILTER (a number per run).
 median() {
     # shellcheck disable=SC2086
-    jq -s "map($1) | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end" ${runs[$2]:-/dev/null}
+    jq -s "map($1) | map(select(. != null)) | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end" \
+        ${runs[$2]:-/dev/null}
 }
 fmt() { [ "$1" = null ] && echo "-" || printf "%.${2:-0}f" "$1"; }
+# spread FILTER NAME [DECIMALS]: "median (min-max)" over NAME's runs.
+spread() {
+    # shellcheck disable=SC2086
+    local r
+    r=$(jq -rs "map($1) | map(select(. != null)) | sort | if length == 0 then \"null null null\"
+        else \"\\(.[(length - 1) / 2 | floor]) \\(.[0]) \\(.[-1])\" end" ${runs[$2]:-/dev/null})
+    set -- $r "${3:-0}"
+    [ "$1" = null ] && { echo "-"; return; }
+    echo "$(fmt "$1" "$4") ($(fmt "$2" "$4")-$(fmt "$3" "$4"))"
+}
 
+# Same guest, same load. Each repeat: precopy, postcopy, then the shm destination modes;
+# every shm run but the last starts from a guest in the source's DRAM (precopy and
+# postcopy move it there), the last ("pool, in place") migrates the guest that the pool
+# run left running from the image, through the same image. Every shm run keeps the load
+# OBSERVE_S seconds after the resume to measure the destination's throughput.
+observe=10
 for _ in $(seq "$repeat"); do
     run precopy --mode precopy --load redis
     run postcopy --mode postcopy --load redis
-    run shm --mode shm --load redis
+    run shm-copy --mode shm --load redis --dst-ram copy --observe $observe
+    run shm-promote --mode shm --load redis --dst-ram promote --observe $observe
+    run shm-pool --mode shm --load redis --dst-ram pool --observe $observe
+    run shm-pool-inplace --mode shm --load redis --dst-ram pool --observe $observe
 done
 
 period=$($fmlab config get SHM_PERIOD_US)
 for p in 500000 100000; do
     for t in fmsync stock; do
-        run "shm-$p-$t" --mode shm --load redis --period-us "$p" --dirty-tracking "$t"
+        run "shm-$p-$t" --mode shm --load redis --period-us "$p" --dirty-tracking "$t" --dst-ram copy
     done
 done
 
+modes="precopy postcopy shm-copy shm-promote shm-pool shm-pool-inplace"
 {
-    echo "## precopy vs postcopy vs shm: redis load, $($fmlab config get GUEST_MEM) guest, median of $repeat"
+    echo "## precopy vs postcopy vs shm: redis load, $($fmlab config get GUEST_MEM) guest, median (min-max) of $repeat"
     echo
-    echo "shm: fmsync tracking, ${period} us period. Total time: precopy and postcopy from"
-    echo "\`migrate\` to the destination running; shm from the switchover request to the"
-    echo "destination running (the copy into the pool ran before, in the background: 'first copy')."
+    echo "shm: fmsync tracking, ${period} us period, destination RAM copy / promote (cap"
+    echo "$($fmlab config get SHM_PROMOTE_BANDWIDTH) B/s) / pool; 'pool, in place' migrates the guest"
+    echo "that runs from the image. Downtime: precopy and postcopy as QEMU reports it (source"
+    echo "stopped to migration completed); shm from the source's 'precopy done' event to the"
+    echo "destination's 'loaded and running' event as backup sees them (so it includes the"
+    echo "handoff over the lab network). Client gap: the longest time the redis client on"
+    echo "backup saw no reply, the same measure for every mode. Total: precopy and postcopy"
+    echo "from \\`migrate\\` to the destination running; shm from the switchover request (the copy"
+    echo "into the pool ran before, in the background: 'first copy')."
     echo
-    echo "| mode | total s | downtime ms | client gap ms | network MiB | QEMU sent MiB | first copy s | dst load ms |"
-    echo "|---|---|---|---|---|---|---|---|"
-    for m in precopy postcopy shm; do
-        echo "| $m | $(fmt "$(median '.total_time_ms / 1000' $m)" 2) | $(fmt "$(median .downtime_ms $m)")" \
-             "| $(fmt "$(median .client.max_gap_ms $m)") | $(fmt "$(median '.network.source_sent_bytes / 1048576' $m)" 1)" \
-             "| $(fmt "$(median '(.transferred_bytes // 0) / 1048576' $m)" 1)" \
-             "| $(fmt "$(median '(.first_copy_ms // null) | if . then . / 1000 else null end' $m)" 1)" \
-             "| $(fmt "$(median '.load_ms // null' $m)") |"
+    echo "| mode | downtime ms | client gap ms | total s | network MiB | first copy s | dst load ms | promoted after s | dst ops/s, 10 s | src ops/s before |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for m in $modes; do
+        echo "| $m | $(spread .downtime_ms $m) | $(spread .client.max_gap_ms $m)" \
+             "| $(spread '.total_time_ms / 1000' $m 2) | $(spread '.network.source_sent_bytes / 1048576' $m 1)" \
+             "| $(spread '(.first_copy_ms // null) | if . then . / 1000 else null end' $m 1)" \
+             "| $(spread '.load_ms // null' $m)" \
+             "| $(spread '(.promote_ms // null) | if . then . / 1000 else null end' $m 1)" \
+             "| $(spread '.dst_ops_per_s // null' $m) | $(spread '.src_ops_per_s_before // null' $m) |"
     done
+    pre=$(median .downtime_ms precopy)
+    echo
+    echo "Downtime against precopy's (median over median):"
+    for m in shm-copy shm-promote shm-pool shm-pool-inplace; do
+        d=$(median .downtime_ms $m)
+        [ "$d" != null ] && [ "$pre" != null ] && echo "- $m: $(jq -n "$d / $pre * 100 | round")% of precopy's ($(fmt "$d") ms vs $(fmt "$pre") ms)"
+    done
+    echo
+    echo "### shm downtime, in parts (medians, ms)"
+    echo
+    echo "Source: stop the VM, final pass (4 KiB), device state save, header; handoff: image"
+    echo "complete (event on backup) to migrate-incoming-shm; destination: RAM (copy, map or"
+    echo "register), device state load, resume, as QEMU measures them."
+    echo
+    echo "| mode | vm stop | final pass | device state | header | src downtime | handoff | dst RAM | dst device state | dst load | RAM in place at src MiB | mapped MiB | copied MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for m in shm-copy shm-promote shm-pool shm-pool-inplace; do
+        echo "| $m | $(fmt "$(median '.shm.source["stop-us"] / 1000' $m)" 1) | $(fmt "$(median '.shm.source["final-copy-us"] / 1000' $m)" 1)" \
+             "| $(fmt "$(median '.shm.source["device-state-us"] / 1000' $m)" 1) | $(fmt "$(median '.shm.source["msync-us"] / 1000' $m)" 1)" \
+             "| $(fmt "$(median '.shm.source["downtime-us"] / 1000' $m)" 1) | $(fmt "$(median '.handoff_ms // null' $m)" 1)" \
+             "| $(fmt "$(median '.shm.destination["ram-load-us"] / 1000' $m)" 1) | $(fmt "$(median '.shm.destination["device-load-us"] / 1000' $m)" 1)" \
+             "| $(fmt "$(median '.shm.destination["load-us"] / 1000' $m)" 1)" \
+             "| $(fmt "$(median '(.shm.source["ram-in-place"] // 0) / 1048576' $m)")" \
+             "| $(fmt "$(median '(.shm.destination["ram-mapped"] // 0) / 1048576' $m)")" \
+             "| $(fmt "$(median '(.shm.destination["ram-copied"] // 0) / 1048576' $m)") |"
+    done
+    echo
+    echo "What the lab cannot show: the hosts' CXL node and the pool are L0 DRAM (HMAT says"
+    echo "node 1 is slower; nothing makes it so), so a guest running from the pool ('pool')"
+    echo "runs at DRAM speed here, and promotion gains nothing it would gain on real CXL"
+    echo "memory; on hardware 'pool' pays CXL latency on every access until the guest moves"
+    echo "again. The hosts are TCG-emulated, so absolute times are far above bare metal's."
     echo
     echo "## shm: one sync period while writing through (redis load), fmsync vs stock tracking"
     echo
@@ -100,7 +163,7 @@ done
     done
     echo
     echo "Runs:"
-    for k in precopy postcopy shm shm-500000-fmsync shm-500000-stock shm-100000-fmsync shm-100000-stock; do
+    for k in $modes shm-500000-fmsync shm-500000-stock shm-100000-fmsync shm-100000-stock; do
         echo "- $k:${runs[$k]:- (none)}"
     done
 } | tee "$out"

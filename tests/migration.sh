@@ -12,8 +12,9 @@
 #   5. precopy, destination QEMU killed mid-migration -> failed, guest on its source
 #      then the guest's QEMU killed: the next case restores the lab's snapshot (a reset,
 #      not a reboot) and a precopy right after the restore passes every oracle
-#   6. shm (HOST_QEMU=fmsync): redis guest through the CXL pool, fmsync and stock dirty
-#      tracking -> completed, oracles pass, RAM not on the network
+#   6. shm (HOST_QEMU=fmsync): redis guest through the CXL pool, each destination RAM
+#      mode (pool, promote, copy) in both directions, fmsync and stock dirty tracking
+#      -> completed, oracles pass, RAM not on the network, RAM where the mode says
 #   7. shm again on a lab whose hosts boot Debian's stock kernel (no KVM_CAP_FMSYNC):
 #      auto tracking falls back to KVM's dirty log; the lab is left down afterwards
 # and that the memory oracle really catches a stale page in the running guest.
@@ -129,13 +130,39 @@ shm_checks() {   # NAME TRACKING: completed through the pool, RAM never on the n
     jqcheck "$result" "$1: RAM did not cross the network (source sent < 16 MiB)" \
         '.network.source_sent_bytes < 16777216'
 }
+guest_bytes=$($fmlab config get GUEST_MEM | numfmt --from=iec)
+dst_ram_checks() {   # NAME MODE: the destination's RAM went where MODE says
+    case $2 in
+    pool) jqcheck "$result" "$1: dst-ram pool, guest RAM mapped in place from the image" \
+              ".dst_ram == \"pool\" and .shm.destination[\"dst-ram\"] == \"pool\"
+               and .shm.destination[\"ram-mapped\"] >= $guest_bytes" ;;
+    copy) jqcheck "$result" "$1: dst-ram copy, guest RAM copied, nothing mapped" \
+              '.dst_ram == "copy" and .shm.destination["dst-ram"] == "copy" and (.shm.destination["ram-mapped"] // 0) == 0' ;;
+    promote) jqcheck "$result" "$1: dst-ram promote, every page local after the resume (faulted + background)" \
+              ".dst_ram == \"promote\" and .promote_ms > 0 and .shm.destination[\"ram-promoted\"] >= $guest_bytes
+               and (.shm.destination[\"pages-faulted\"] + .shm.destination[\"pages-background\"]) * 4096 >= $guest_bytes" ;;
+    esac
+    jqcheck "$result" "$1: the image is of this run (run id recorded)" '.run_id | test("^[0-9a-f-]{36}$")'
+}
 if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
-    migrate "shm-redis" --mode shm --load redis
-    common_checks shm-redis; shm_checks shm-redis fmsync
-    jqcheck "$result" "shm-redis: every acked key present" \
+    # The three destination RAM modes, each in both directions (src->dst, dst->src).
+    migrate "shm-pool" --mode shm --load redis --dst-ram pool
+    common_checks shm-pool; shm_checks shm-pool fmsync; dst_ram_checks shm-pool pool
+    jqcheck "$result" "shm-pool: every acked key present" \
         '.oracles.application.acked_keys > 0 and .oracles.application.lost_keys == 0'
-    migrate "shm-redis-stock" --mode shm --load redis --dirty-tracking stock
-    common_checks shm-redis-stock; shm_checks shm-redis-stock kvm-dirty-log
+    # back through the same image: the guest runs from it, so its RAM is in place there
+    migrate "shm-pool-back" --mode shm --load redis --dst-ram pool --dirty-tracking stock
+    common_checks shm-pool-back; shm_checks shm-pool-back kvm-dirty-log; dst_ram_checks shm-pool-back pool
+    jqcheck "$result" "shm-pool-back: the source ran from the image, its RAM was in place (< 16 MiB copied)" \
+        ".shm.source[\"ram-in-place\"] >= $guest_bytes and .shm.source[\"bytes-copied\"] < 16777216"
+    for dir in "" -back; do
+        migrate "shm-promote$dir" --mode shm --load redis --dst-ram promote
+        common_checks "shm-promote$dir"; shm_checks "shm-promote$dir" fmsync; dst_ram_checks "shm-promote$dir" promote
+    done
+    for dir in "" -back; do
+        migrate "shm-copy$dir" --mode shm --load redis --dst-ram copy
+        common_checks "shm-copy$dir"; shm_checks "shm-copy$dir" fmsync; dst_ram_checks "shm-copy$dir" copy
+    done
 else   # HOST_QEMU=debian was asked for: Debian's QEMU has no shm migration
     echo "ok - shm migration # SKIP HOST_QEMU=$($fmlab config get HOST_QEMU): the hosts run Debian's QEMU"
 fi

@@ -32,6 +32,10 @@ struct control_opts {
     bool fault_after_switch;   /* print "fault-point" right after postcopy started */
     /* shm: the image on the CXL pool, its size, the sync period, the write-through time */
     const char *shm_path, *dirty_tracking;   /* auto | fmsync | stock */
+    const char *dst_ram;                     /* the destination's RAM: pool | copy */
+    const char *run_id;                      /* UUID: dst loads only this run's image */
+    uint64_t promote_bandwidth;              /* dst-ram promote: background copy cap, B/s */
+    unsigned observe_s;                      /* keep the load this long after the resume */
     uint64_t shm_size;
     unsigned period_us, write_through_s;
 };
@@ -51,6 +55,8 @@ long long agent_field(const char *reply, const char *key);
 struct load;
 struct load *load_start(const struct control_opts *o, char *err, size_t errlen);
 void load_mark(struct load *l, double t0_ms);      /* the migration starts now */
+/* Successful replies per second in [from_ms, to_ms] (whole 100 ms buckets since the mark). */
+double load_ops_per_s(struct load *l, double from_ms, double to_ms);
 void load_stop(struct load *l);
 /* Wait until the client has had replies again for settle_ms (bounded by timeout_s). */
 bool load_wait_served(struct load *l, double settle_ms, int timeout_s);

@@ -22,6 +22,8 @@
 
 enum { KEY_NONE, KEY_MAYBE, KEY_ACKED };
 #define BATCH 500
+#define BUCKET_MS 100
+#define MAX_BUCKETS 36000   /* an hour */
 
 struct load {
     const struct control_opts *o;
@@ -32,6 +34,8 @@ struct load {
     unsigned char *state;      /* per mig: key */
     uint64_t next, cap, ok, errors, reconnects;
     double t0, last_ok, max_gap, max_gap_at;
+    uint32_t *ok_per_bucket;   /* successful replies per BUCKET_MS since t0 */
+    size_t n_buckets;
     char digest_before[64];
 };
 
@@ -69,7 +73,34 @@ static void note_ok(struct load *l)
     }
     l->last_ok = t;
     l->ok++;
+    if (l->t0 > 0 && t >= l->t0) {
+        size_t b = (size_t)((t - l->t0) / BUCKET_MS);
+        if (b < MAX_BUCKETS && b >= l->n_buckets) {
+            size_t n = b + 1 > 2 * l->n_buckets ? b + 1 : 2 * l->n_buckets;
+            uint32_t *grown = realloc(l->ok_per_bucket, n * sizeof(*grown));
+            if (grown) {
+                memset(grown + l->n_buckets, 0, (n - l->n_buckets) * sizeof(*grown));
+                l->ok_per_bucket = grown;
+                l->n_buckets = n;
+            }
+        }
+        if (b < l->n_buckets)
+            l->ok_per_bucket[b]++;
+    }
     pthread_mutex_unlock(&l->lock);
+}
+
+double load_ops_per_s(struct load *l, double from_ms, double to_ms)
+{
+    double sum = 0;
+    pthread_mutex_lock(&l->lock);
+    for (size_t b = 0; b < l->n_buckets; b++) {
+        double start = l->t0 + (double)b * BUCKET_MS;
+        if (start >= from_ms && start + BUCKET_MS <= to_ms)
+            sum += l->ok_per_bucket[b];
+    }
+    pthread_mutex_unlock(&l->lock);
+    return to_ms > from_ms ? sum * 1000.0 / (to_ms - from_ms) : 0;
 }
 
 /* One request: a numbered SET (load redis) or a PING. Returns false if c is now dead. */
@@ -314,8 +345,13 @@ json_t *load_finish(struct load *l, json_t **client)
                         "ok_replies", (json_int_t)l->ok, "errors", (json_int_t)l->errors,
                         "reconnects", (json_int_t)l->reconnects, "max_gap_ms", l->max_gap,
                         "max_gap_at_ms", l->max_gap_at);
+    json_t *timeline = json_array();
+    for (size_t b = 0; b < l->n_buckets; b++)
+        json_array_append_new(timeline, json_integer(l->ok_per_bucket[b]));
+    json_object_set_new(*client, "ok_per_100ms", timeline);
     if (c)
         redisFree(c);
+    free(l->ok_per_bucket);
     free(l->state);
     free(l);
     return app;

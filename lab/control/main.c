@@ -43,7 +43,8 @@ static void usage(void)
             "         [--postcopy-iterations N] [--no-postcopy-preempt] [--timeout S] [--stall S]\n"
             "         [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload N] [--fault-at-bytes B]\n"
             "         [--fault-after-switch] [--shm-path P] [--shm-size B] [--period-us N]\n"
-            "         [--write-through S] [--dirty-tracking auto|fmsync|stock]\n");
+            "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--dst-ram pool|copy|promote]\n"
+            "         [--run-id UUID] [--promote-bandwidth B] [--observe S]\n");
 }
 
 static int parse(int argc, char **argv, struct control_opts *o)
@@ -57,13 +58,14 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' }, { "preload", 1, 0, 'k' },
         { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { "shm-path", 1, 0, 'x' },
         { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
-        { "dirty-tracking", 1, 0, 'y' }, { 0, 0, 0, 0 } };
+        { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { 0, 0, 0, 0 } };
     *o = (struct control_opts){ .mode = "precopy", .load = "redis", .qmp_port = 4445, .migration_port = 4444,
                                 .redis_port = 12345, .agent_port = 7777, .max_bandwidth = 1342177280,
                                 .downtime_limit_ms = 150, .postcopy_delay_ms = 1000, .postcopy_iterations = 1,
                                 .postcopy_preempt = true, .timeout_s = 120, .stall_s = 15, .mem_mib = 16,
                                 .mem_rate = 1000, .preload_keys = 10000, .shm_path = "/dev/dax0.0",
-                                .dirty_tracking = "auto", .period_us = 100000, .write_through_s = 10 };
+                                .dirty_tracking = "auto", .dst_ram = "copy", .period_us = 100000, .write_through_s = 10 };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         unsigned long long v = optarg ? strtoull(optarg, NULL, 10) : 0;
@@ -94,6 +96,10 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'u': o->period_us = (unsigned)v; break;
         case 'w': o->write_through_s = (unsigned)v; break;
         case 'y': o->dirty_tracking = optarg; break;
+        case 'e': o->dst_ram = optarg; break;
+        case 'i': o->run_id = optarg; break;
+        case 'B': o->promote_bandwidth = v; break;
+        case 'O': o->observe_s = (unsigned)v; break;
         default: return -1;
         }
     }

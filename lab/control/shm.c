@@ -6,8 +6,8 @@
  * the image (migrate-incoming-shm). Only these control messages cross the network.
  *
  * Timestamps are backup's (one clock for both hosts): switchover request, "precopy
- * done" and "image complete" (the source's events, seen within one poll), the incoming
- * command, and the destination running. QEMU's own numbers (query-shm-migrate on both
+ * done" and "image complete" (the source's events, as they arrive), the incoming
+ * command, and the destination loaded and running (its SHM_MIGRATE_LOADED). QEMU's own numbers (query-shm-migrate on both
  * sides: per-period dirty pages and copy time, final pass, load time) go in as well.
  */
 #include "control.h"
@@ -17,11 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SHM_POLL_MS 10
 #define SAMPLE_MS 50
 
 struct shm_times {
-    double start, syncing, switchover, precopy_done, image_complete, incoming, resumed;
+    double start, syncing, switchover, precopy_done, image_complete, incoming, resumed, promoted;
 };
 
 static json_t *query(struct qmp *q, char *err, size_t errlen)
@@ -32,24 +31,6 @@ static json_t *query(struct qmp *q, char *err, size_t errlen)
 static const char *phase_of(json_t *info)
 {
     return json_string_value(json_object_get(info, "phase")) ?: "?";
-}
-
-/* Note the time the first time an event shows up among those QMP received. */
-static void note_events(struct qmp *q, double *precopy_done, double *image_complete, double *loaded)
-{
-    size_t i;
-    json_t *ev;
-    double t = now_ms();
-    json_array_foreach(q->events, i, ev) {
-        const char *name = json_string_value(json_object_get(ev, "event")) ?: "";
-        if (precopy_done && !*precopy_done && strcmp(name, "SHM_MIGRATE_PRECOPY_DONE") == 0)
-            *precopy_done = t;
-        if (image_complete && !*image_complete && strcmp(name, "SHM_MIGRATE_IMAGE_COMPLETE") == 0)
-            *image_complete = t;
-        if (loaded && !*loaded && strcmp(name, "SHM_MIGRATE_LOADED") == 0)
-            *loaded = t;
-    }
-    json_array_clear(q->events);
 }
 
 /* The sync's samples: phase, iteration, last period's dirty pages and copy time. */
@@ -97,61 +78,118 @@ static int write_through(struct qmp *src, const struct control_opts *o, struct s
     }
 }
 
-/* After the switchover request: wait until the source reports the image complete. */
+/* Seconds left of the run's timeout since t0 (ms), at least 1. */
+static int left_s(const struct control_opts *o, double t0)
+{
+    double left = o->timeout_s - (now_ms() - t0) / 1000;
+    return left < 1 ? 1 : (int)left;
+}
+
+static const char *event_error(json_t *ev)
+{
+    return json_string_value(json_object_get(json_object_get(ev, "data"), "error")) ?: "no reason given";
+}
+
+/* After the switchover request: wait for the source's events, noting when each arrives
+ * (blocking on the QMP socket, so the handoff to dst starts the moment the image is
+ * complete). */
 static int until_image_complete(struct qmp *src, const struct control_opts *o, struct shm_times *t, char *err,
                                 size_t errlen)
 {
+    static const char *const names[] = { "SHM_MIGRATE_PRECOPY_DONE", "SHM_MIGRATE_IMAGE_COMPLETE",
+                                         "SHM_MIGRATE_FAILED", NULL };
     for (;;) {
-        json_t *info = query(src, err, errlen);
-        if (!info)
+        char why[256];
+        json_t *ev = qmp_wait_event(src, names, left_s(o, t->switchover), why, sizeof(why));
+        double now = now_ms();
+        if (!ev) {
+            snprintf(err, errlen, "the image was not complete %u s after the switchover request (%s)",
+                     o->timeout_s, why);
             return -1;
-        note_events(src, &t->precopy_done, &t->image_complete, NULL);
-        const char *phase = phase_of(info);
-        bool done = strcmp(phase, "image-complete") == 0, failed = strcmp(phase, "failed") == 0;
-        if (failed)
-            snprintf(err, errlen, "switchover failed on the source: %s",
-                     json_string_value(json_object_get(info, "error")) ?: "no reason given");
-        json_decref(info);
-        if (failed)
-            return -1;
-        if (done) {
-            double now = now_ms();
-            if (!t->image_complete)
-                t->image_complete = now;
+        }
+        const char *name = json_string_value(json_object_get(ev, "event"));
+        int rc = 1;
+        if (strcmp(name, "SHM_MIGRATE_PRECOPY_DONE") == 0) {
+            t->precopy_done = now;
+        } else if (strcmp(name, "SHM_MIGRATE_IMAGE_COMPLETE") == 0) {
+            t->image_complete = now;
             if (!t->precopy_done)
-                t->precopy_done = t->image_complete;
-            return 0;
+                t->precopy_done = now;
+            rc = 0;
+        } else {
+            snprintf(err, errlen, "switchover failed on the source: %s", event_error(ev));
+            rc = -1;
         }
-        if (now_ms() - t->switchover > o->timeout_s * 1000.0) {
-            snprintf(err, errlen, "the image was not complete %u s after the switchover request", o->timeout_s);
-            return -1;
-        }
-        usleep(SHM_POLL_MS * 1000);
+        json_decref(ev);
+        if (rc <= 0)
+            return rc;
     }
 }
 
-/* Start the destination from the image and wait until it runs (or, with -S, is loaded). */
+/* Start the destination from the image and wait for its SHM_MIGRATE_LOADED (running). */
 static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
 {
+    static const char *const names[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", NULL };
     t->incoming = now_ms();
-    json_t *r = qmp_execute(dst, "migrate-incoming-shm", json_pack("{s:s}", "path", o->shm_path), 60, err, errlen);
+    json_t *args = json_pack("{s:s, s:s}", "path", o->shm_path, "dst-ram", o->dst_ram);
+    if (o->run_id)
+        json_object_set_new(args, "run-id", json_string(o->run_id));
+    if (strcmp(o->dst_ram, "promote") == 0)
+        json_object_set_new(args, "promote-bandwidth", json_integer((json_int_t)o->promote_bandwidth));
+    json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, err, errlen);
+    json_decref(args);
     if (!r)
         return -1;
     json_decref(r);
-    for (;;) {
-        char status[64];
-        qmp_status(dst, status, sizeof(status));
-        if (strcmp(status, "running") == 0) {
-            t->resumed = now_ms();
-            return 0;
-        }
-        if (now_ms() - t->incoming > o->timeout_s * 1000.0) {
-            snprintf(err, errlen, "the destination is %s, not running, %u s after migrate-incoming-shm", status,
-                     o->timeout_s);
-            return -1;
-        }
-        usleep(SHM_POLL_MS * 1000);
+    char why[256];
+    json_t *ev = qmp_wait_event(dst, names, left_s(o, t->incoming), why, sizeof(why));
+    double now = now_ms();
+    if (!ev) {
+        snprintf(err, errlen, "the destination did not load the image within %u s of migrate-incoming-shm (%s)",
+                 o->timeout_s, why);
+        return -1;
     }
+    int rc = 0;
+    if (strcmp(json_string_value(json_object_get(ev, "event")), "SHM_MIGRATE_FAILED") == 0) {
+        snprintf(err, errlen, "the destination failed to load the image: %s", event_error(ev));
+        rc = -1;
+    } else if (!json_is_true(json_object_get(json_object_get(ev, "data"), "running"))) {
+        snprintf(err, errlen, "the destination loaded the image but did not resume the guest");
+        rc = -1;
+    } else {
+        t->resumed = now;
+    }
+    json_decref(ev);
+    return rc;
+}
+
+/* After the resume: with dst-ram promote, wait until every page is local (the
+ * destination's SHM_MIGRATE_PROMOTED); then keep the load running until observe_s after
+ * the resume, and note the client's throughput over that window. */
+static void after_resume(struct qmp *dst, const struct control_opts *o, struct load *l, struct shm_times *t,
+                         json_t *result)
+{
+    static const char *const names[] = { "SHM_MIGRATE_PROMOTED", NULL };
+    if (strcmp(o->dst_ram, "promote") == 0) {
+        char why[256];
+        json_t *ev = qmp_wait_event(dst, names, left_s(o, t->resumed), why, sizeof(why));
+        if (ev) {
+            t->promoted = now_ms();
+            json_object_set_new(result, "promote_ms", json_real(t->promoted - t->resumed));
+            json_decref(ev);
+        } else {
+            say("promotion did not end within %u s of the resume (%s)", o->timeout_s, why);
+        }
+    }
+    if (!o->observe_s)
+        return;
+    double end = t->resumed + o->observe_s * 1000.0;
+    while (now_ms() < end)
+        usleep(50000);
+    json_object_set_new(result, "observe_s", json_integer(o->observe_s));
+    json_object_set_new(result, "dst_ops_per_s", json_real(load_ops_per_s(l, t->resumed, end)));
+    json_object_set_new(result, "src_ops_per_s_before",
+                        json_real(load_ops_per_s(l, t->switchover - o->observe_s * 1000.0, t->switchover)));
 }
 
 static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *dst_info, const char *status,
@@ -201,6 +239,8 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
     }
     json_t *args = json_pack("{s:s, s:I, s:I, s:s}", "path", o->shm_path, "size", (json_int_t)o->shm_size,
                              "period-us", (json_int_t)o->period_us, "dirty-tracking", o->dirty_tracking);
+    if (o->run_id)
+        json_object_set_new(args, "run-id", json_string(o->run_id));
     t.start = now_ms();
     load_mark(l, t.start);
     say("shm migration %s -> %s: syncing into %s every %u us (dirty tracking: %s)", o->from_ip, o->to_ip,
@@ -224,9 +264,19 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
             t.precopy_done - t.switchover, t.image_complete - t.switchover, t.resumed - t.switchover);
     else
         say("shm migration failed: %s", why);
+    json_t *after = json_object();
+    if (t.resumed)
+        after_resume(&dst, o, l, &t, after);
     src_info = query(&src, err, errlen);
     dst_info = query(&dst, err, errlen);
     result = shm_result(&t, src_info, dst_info, t.resumed ? "completed" : "failed", why[0] ? why : NULL);
+    json_object_update(result, after);
+    json_decref(after);
+    json_object_set_new(result, "dst_ram", json_string(o->dst_ram));
+    if (o->run_id)
+        json_object_set_new(result, "run_id", json_string(o->run_id));
+    if (t.image_complete && t.incoming)
+        json_object_set_new(result, "handoff_ms", json_real(t.incoming - t.image_complete));
     json_object_set_new(result, "samples", samples);
     samples = NULL;
 out:
