@@ -24,7 +24,8 @@ extern char **environ;
 void usage_migrate(void)
 {
     printf("usage: fmlab migrate --mode precopy|postcopy|shm [--load redis|memory|idle] [--repeat N]\n"
-           "                     [--fault dst-kill|link-down|src-kill-after-switch] [--expect STATUS]\n"
+           "                     [--fault dst-kill|link-down|src-kill-after-switch|src-kill-sync|\n"
+           "                              image-header|image-devstate] [--expect STATUS]\n"
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
@@ -118,8 +119,12 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         fprintf(stderr, "fmlab migrate: --load must be redis, memory or idle, not '%s'\n", o->load);
         return -1;
     }
-    if (o->fault && !one_of(o->fault, "dst-kill|link-down|src-kill-after-switch")) {
-        fprintf(stderr, "fmlab migrate: --fault must be dst-kill, link-down or src-kill-after-switch\n");
+    bool shm = strcmp(o->mode, "shm") == 0;
+    if (o->fault && !one_of(o->fault, shm ? "dst-kill|src-kill-sync|image-header|image-devstate"
+                                          : "dst-kill|link-down|src-kill-after-switch")) {
+        fprintf(stderr, "fmlab migrate: --fault must be %s with --mode %s, not '%s'\n",
+                shm ? "dst-kill, src-kill-sync, image-header or image-devstate"
+                    : "dst-kill, link-down or src-kill-after-switch", o->mode, o->fault);
         return -1;
     }
     if (o->fault && strcmp(o->fault, "src-kill-after-switch") == 0 && strcmp(o->mode, "postcopy") != 0) {

@@ -148,7 +148,9 @@ static void control_args(struct run_ctx *c)
         arg_s(c, "--run-id", run_id);
     }
     bool post = strcmp(o->mode, "postcopy") == 0;
-    if (o->fault && (strcmp(o->fault, "src-kill-after-switch") == 0 || (post && strcmp(o->fault, "link-down") == 0)))
+    if (o->fault && strcmp(o->mode, "shm") == 0)   /* the controller places shm's fault points */
+        arg_s(c, "--shm-fault", o->fault);
+    else if (o->fault && (strcmp(o->fault, "src-kill-after-switch") == 0 || (post && strcmp(o->fault, "link-down") == 0)))
         arg_s(c, "--fault-after-switch", NULL);
     else if (o->fault)   /* mid-precopy: once a quarter of the guest's memory went out */
         arg_l(c, "--fault-at-bytes", (long)(config_get_size(cfg, "GUEST_MEM") / 4));
@@ -174,7 +176,7 @@ static void inject(struct run_ctx *c)
     fflush(stdout);
     if (strcmp(f, "dst-kill") == 0)
         host_run(c->cfg, c->to->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
-    else if (strcmp(f, "src-kill-after-switch") == 0)
+    else if (strcmp(f, "src-kill-after-switch") == 0 || strcmp(f, "src-kill-sync") == 0)
         host_run(c->cfg, c->from->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
     else if (strcmp(f, "link-down") == 0)
         set_link(c, "down");

@@ -21,6 +21,8 @@ const char *result_expected_status(const char *mode, const char *fault, const ch
         return strcmp(mode, "postcopy") == 0 ? "completed" : "failed|stalled";
     if (strcmp(fault, "src-kill-after-switch") == 0)
         return "postcopy-paused|failed|source-lost";
+    if (strcmp(fault, "src-kill-sync") == 0)   /* shm: the image stays "syncing", refused */
+        return "source-lost";
     return "failed";
 }
 

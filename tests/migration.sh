@@ -15,6 +15,10 @@
 #   6. shm (HOST_QEMU=fmsync): redis guest through the CXL pool, each destination RAM
 #      mode (pool, promote, copy) in both directions, fmsync and stock dirty tracking
 #      -> completed, oracles pass, RAM not on the network, RAM where the mode says
+#      shm faults: destination killed while it loads, the image corrupted (header byte,
+#      device state byte) before the load -> failed, source resumed, nothing lost;
+#      source killed while it writes through -> the image is refused, the guest is lost
+#      and fmlab up --guest-only brings it back
 #   7. shm again on a lab whose hosts boot Debian's stock kernel (no KVM_CAP_FMSYNC):
 #      auto tracking falls back to KVM's dirty log; the lab is left down afterwards
 # and that the memory oracle really catches a stale page in the running guest.
@@ -43,8 +47,9 @@ migrate() {
     rc=${PIPESTATUS[0]}
     result=$(sed -n 's/^\[migrate\] result: //p' "$log" | tail -1)
     rm -f "$log"
-    [ "$rc" -eq 0 ] && ok "$name: fmlab migrate exits 0 ($(( $(date +%s) - t0 )) s)" \
-                    || notok "$name: fmlab migrate exits 0 (got $rc)"
+    want_rc=${want_rc:-0}
+    [ "$rc" -eq "$want_rc" ] && ok "$name: fmlab migrate exits $want_rc ($(( $(date +%s) - t0 )) s)" \
+                             || notok "$name: fmlab migrate exits $want_rc (got $rc)"
     [ -f "$result" ] || { notok "$name: result.json written"; result=; }
 }
 
@@ -163,6 +168,33 @@ if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
         migrate "shm-copy$dir" --mode shm --load redis --dst-ram copy
         common_checks "shm-copy$dir"; shm_checks "shm-copy$dir" fmsync; dst_ram_checks "shm-copy$dir" copy
     done
+
+    # shm faults, each with its expected outcome and every oracle.
+    # The destination dies while it loads (copy mode: the load takes a second or more):
+    # the source is resumed, the guest loses nothing.
+    migrate "shm-dst-kill" --mode shm --load redis --dst-ram copy --fault dst-kill
+    common_checks shm-dst-kill
+    jqcheck "$result" "shm-dst-kill: failed, fault during the load, source resumed, guest on its source" \
+        '.status == "failed" and .fault_point_ms > 0 and .source_resumed == true
+         and .oracles.liveness.source_status == "running" and .oracles.liveness.destination_status != "running"'
+    # The complete image is corrupted in the pool before the destination loads it.
+    for what in header devstate; do
+        migrate "shm-image-$what" --mode shm --load redis --fault "image-$what"
+        common_checks "shm-image-$what"
+        jqcheck "$result" "shm-image-$what: refused with a clear error (bad checksum), source resumed" \
+            '.status == "failed" and (.error_desc | test("bad checksum")) and .source_resumed == true
+             and .oracles.liveness.source_status == "running"'
+    done
+    # The source dies while it writes through: the image stays "syncing", the destination
+    # refuses it, the guest is lost; fmlab up --guest-only brings it back.
+    want_rc=1 migrate "shm-src-kill-sync" --mode shm --load redis --fault src-kill-sync
+    jqcheck "$result" "shm-src-kill-sync: source lost, the image (still syncing) refused by the destination" \
+        '.status == "source-lost" and (.dst_refusal | test("not complete \\(state syncing\\)"))'
+    jqcheck "$result" "shm-src-kill-sync: the run reports the guest lost (no oracle can pass)" \
+        '.verdict == "fail" and .oracles.liveness.pass == false'
+    if $fmlab up --guest-only >/dev/null 2>&1 && $fmlab status --json | jq -e '.guest.state == "running"' >/dev/null
+    then ok "shm-src-kill-sync: fmlab up --guest-only brings the guest back"
+    else notok "shm-src-kill-sync: fmlab up --guest-only brings the guest back"; fi
 else   # HOST_QEMU=debian was asked for: Debian's QEMU has no shm migration
     echo "ok - shm migration # SKIP HOST_QEMU=$($fmlab config get HOST_QEMU): the hosts run Debian's QEMU"
 fi

@@ -36,6 +36,7 @@ struct control_opts {
     const char *run_id;                      /* UUID: dst loads only this run's image */
     uint64_t promote_bandwidth;              /* dst-ram promote: background copy cap, B/s */
     unsigned observe_s;                      /* keep the load this long after the resume */
+    const char *shm_fault;                   /* NULL, dst-kill, src-kill-sync, image-header|devstate */
     uint64_t shm_size;
     unsigned period_us, write_through_s;
 };

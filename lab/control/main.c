@@ -44,7 +44,8 @@ static void usage(void)
             "         [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload N] [--fault-at-bytes B]\n"
             "         [--fault-after-switch] [--shm-path P] [--shm-size B] [--period-us N]\n"
             "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--dst-ram pool|copy|promote]\n"
-            "         [--run-id UUID] [--promote-bandwidth B] [--observe S]\n");
+            "         [--run-id UUID] [--promote-bandwidth B] [--observe S]\n"
+            "         [--shm-fault dst-kill|src-kill-sync|image-header|image-devstate]\n");
 }
 
 static int parse(int argc, char **argv, struct control_opts *o)
@@ -59,7 +60,8 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { "shm-path", 1, 0, 'x' },
         { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
-        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { 0, 0, 0, 0 } };
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' },
+        { 0, 0, 0, 0 } };
     *o = (struct control_opts){ .mode = "precopy", .load = "redis", .qmp_port = 4445, .migration_port = 4444,
                                 .redis_port = 12345, .agent_port = 7777, .max_bandwidth = 1342177280,
                                 .downtime_limit_ms = 150, .postcopy_delay_ms = 1000, .postcopy_iterations = 1,
@@ -100,6 +102,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'i': o->run_id = optarg; break;
         case 'B': o->promote_bandwidth = v; break;
         case 'O': o->observe_s = (unsigned)v; break;
+        case 'X': o->shm_fault = optarg; break;
         default: return -1;
         }
     }

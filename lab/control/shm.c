@@ -13,14 +13,33 @@
 #include "control.h"
 #include "qmp.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define SAMPLE_MS 50
+/* src-kill-sync: the fault point, this long into the write-through */
+#define SRC_KILL_AFTER_MS 2000
+/* Offsets in the image header (qemu/README.md): iterations (checksummed), devstate_offset */
+#define HDR_ITERATIONS 128
+#define HDR_DEVSTATE_OFFSET 104
+
+static bool fault_is(const struct control_opts *o, const char *name)
+{
+    return o->shm_fault && strcmp(o->shm_fault, name) == 0;
+}
+
+static void fault_point(double t0)
+{
+    printf("fault-point t_ms=%.0f\n", now_ms() - t0);
+    fflush(stdout);
+}
 
 struct shm_times {
-    double start, syncing, switchover, precopy_done, image_complete, incoming, resumed, promoted;
+    double start, syncing, switchover, precopy_done, image_complete, incoming, resumed, promoted, fault;
 };
 
 static json_t *query(struct qmp *q, char *err, size_t errlen)
@@ -68,6 +87,11 @@ static int write_through(struct qmp *src, const struct control_opts *o, struct s
                 (long long)json_integer_value(json_object_get(info, "first-copy-us")) / 1000, o->write_through_s);
         }
         json_decref(info);
+        if (t->syncing && fault_is(o, "src-kill-sync") && !t->fault && now - t->syncing >= SRC_KILL_AFTER_MS) {
+            t->fault = now;
+            say("fault point: the source is killed while it writes through");
+            fault_point(t->start);
+        }
         if (t->syncing && now - t->syncing >= o->write_through_s * 1000.0)
             return 0;
         if (!t->syncing && now - t->start > o->timeout_s * 1000.0) {
@@ -141,6 +165,11 @@ static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_ti
     if (!r)
         return -1;
     json_decref(r);
+    if (fault_is(o, "dst-kill")) {
+        t->fault = now_ms();
+        say("fault point: the destination is killed while it loads the image");
+        fault_point(t->start);
+    }
     char why[256];
     json_t *ev = qmp_wait_event(dst, names, left_s(o, t->incoming), why, sizeof(why));
     double now = now_ms();
@@ -190,6 +219,73 @@ static void after_resume(struct qmp *dst, const struct control_opts *o, struct l
     json_object_set_new(result, "dst_ops_per_s", json_real(load_ops_per_s(l, t->resumed, end)));
     json_object_set_new(result, "src_ops_per_s_before",
                         json_real(load_ops_per_s(l, t->switchover - o->observe_s * 1000.0, t->switchover)));
+}
+
+/* image-header / image-devstate: flip one byte of the complete image in the pool (backup
+ * maps the same device), after the switchover and before the destination loads it. */
+static int corrupt_image(const struct control_opts *o, char *err, size_t errlen)
+{
+    const size_t len = 2 << 20;   /* device-dax maps in 2 MiB units */
+    int fd = open(o->shm_path, O_RDWR);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s to corrupt it: %s", o->shm_path, strerror(errno));
+        return -1;
+    }
+    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map %s to corrupt it: %s", o->shm_path, strerror(errno));
+        return -1;
+    }
+    uint64_t off = HDR_ITERATIONS;
+    if (fault_is(o, "image-devstate")) {
+        memcpy(&off, p + HDR_DEVSTATE_OFFSET, sizeof(off));   /* little endian, as the host */
+        off += 16;
+    }
+    if (off < len)
+        p[off] ^= 0x5a;
+    say("fault: byte %llu of the image flipped (%s)", (unsigned long long)off, o->shm_fault);
+    munmap(p, len);
+    return off < len ? 0 : -1;
+}
+
+/* The destination did not take the guest: resume the source, unless a copy runs on the
+ * destination after all. Notes what happened in result. */
+static void resume_source(struct qmp *src, struct qmp *dst, json_t *result)
+{
+    char st_dst[64], st_src[64], err[256];
+    qmp_status(dst, st_dst, sizeof(st_dst));
+    if (strcmp(st_dst, "running") == 0) {
+        say("the destination runs the guest: the source is not resumed");
+        json_object_set_new(result, "source_resumed", json_false());
+        return;
+    }
+    json_t *r = qmp_execute(src, "cont", NULL, 30, err, sizeof(err));
+    json_decref(r);
+    qmp_status(src, st_src, sizeof(st_src));
+    bool ok = strcmp(st_src, "running") == 0;
+    say("source resumed: %s (destination %s)", ok ? "yes" : err, st_dst);
+    json_object_set_new(result, "source_resumed", json_boolean(ok));
+}
+
+/* src-kill-sync: the source died while writing through. Its image must stay "syncing"
+ * and be refused by the destination; the guest is lost. */
+static json_t *source_lost(struct qmp *dst, const struct control_opts *o, struct shm_times *t, const char *why)
+{
+    char refusal[512] = "";
+    json_t *args = json_pack("{s:s, s:s}", "path", o->shm_path, "dst-ram", o->dst_ram);
+    if (o->run_id)
+        json_object_set_new(args, "run-id", json_string(o->run_id));
+    json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, refusal, sizeof(refusal));
+    json_decref(args);
+    if (r) {
+        json_decref(r);
+        snprintf(refusal, sizeof(refusal), "accepted (it should not have been)");
+    }
+    say("source lost (%s); the destination, offered the image: %s", why, refusal);
+    json_t *res = json_pack("{s:s, s:s, s:s, s:f}", "status", "source-lost", "error_desc", why, "dst_refusal", refusal,
+                            "fault_point_ms", t->fault - t->start);
+    return res;
 }
 
 static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *dst_info, const char *status,
@@ -250,8 +346,14 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
     if (!r)
         goto out;
     json_decref(r);
-    if (write_through(&src, o, &t, samples, err, errlen))
+    if (write_through(&src, o, &t, samples, err, errlen)) {
+        if (t.fault) {   /* src-kill-sync */
+            result = source_lost(&dst, o, &t, err);
+            json_object_set_new(result, "samples", samples);
+            samples = NULL;
+        }
         goto out;
+    }
     json_array_clear(src.events);
     t.switchover = now_ms();
     say("switchover requested");
@@ -259,7 +361,9 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
     if (!r)
         goto out;
     json_decref(r);
-    if (until_image_complete(&src, o, &t, why, sizeof(why)) == 0 && incoming(&dst, o, &t, why, sizeof(why)) == 0)
+    if (until_image_complete(&src, o, &t, why, sizeof(why)) == 0 &&
+        (!fault_is(o, "image-header") && !fault_is(o, "image-devstate") ? 0 : corrupt_image(o, why, sizeof(why))) == 0 &&
+        incoming(&dst, o, &t, why, sizeof(why)) == 0)
         say("destination running: precopy done %.0f ms, image complete %.0f ms, resumed %.0f ms after the request",
             t.precopy_done - t.switchover, t.image_complete - t.switchover, t.resumed - t.switchover);
     else
@@ -267,6 +371,10 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
     json_t *after = json_object();
     if (t.resumed)
         after_resume(&dst, o, l, &t, after);
+    else if (t.image_complete)
+        resume_source(&src, &dst, after);
+    if (t.fault)
+        json_object_set_new(after, "fault_point_ms", json_real(t.fault - t.start));
     src_info = query(&src, err, errlen);
     dst_info = query(&dst, err, errlen);
     result = shm_result(&t, src_info, dst_info, t.resumed ? "completed" : "failed", why[0] ? why : NULL);

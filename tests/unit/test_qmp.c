@@ -70,6 +70,41 @@ static void ids_match_replies(void **state)
     close(server);
 }
 
+/* qmp_wait_event: an event received earlier is found first; a late reply and other
+ * events are passed over (the others kept); nothing that matches -> NULL after the timeout. */
+static void wait_event_finds_kept_and_new_events(void **state)
+{
+    (void)state;
+    struct qmp q;
+    char err[256];
+    json_t *caps;
+    int server = connect_pair(&q, 0, &caps);
+    json_decref(caps);
+    static const char *const done[] = { "SHM_MIGRATE_IMAGE_COMPLETE", "SHM_MIGRATE_FAILED", NULL };
+    static const char *const loaded[] = { "SHM_MIGRATE_LOADED", NULL };
+
+    put(server, "{\"event\": \"SHM_MIGRATE_LOADED\", \"data\": {\"running\": true}}\n"
+               "{\"return\": {}, \"id\": \"fmlab-1\"}\n");
+    json_decref(qmp_execute(&q, "cont", NULL, 5, err, sizeof(err)));
+    json_decref(get(server));
+    put(server, "{\"return\": {}, \"id\": \"fmlab-0\"}\n"
+               "{\"event\": \"SHM_MIGRATE_PRECOPY_DONE\", \"data\": {}}\n"
+               "{\"event\": \"SHM_MIGRATE_FAILED\", \"data\": {\"error\": \"boom\"}}\n");
+    json_t *ev = qmp_wait_event(&q, done, 5, err, sizeof(err));
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), "SHM_MIGRATE_FAILED");
+    json_decref(ev);
+    ev = qmp_wait_event(&q, loaded, 5, err, sizeof(err));   /* kept from before */
+    assert_non_null(ev);
+    assert_true(json_is_true(json_object_get(json_object_get(ev, "data"), "running")));
+    json_decref(ev);
+    assert_int_equal(json_array_size(q.events), 1);          /* PRECOPY_DONE stays */
+    assert_null(qmp_wait_event(&q, loaded, 1, err, sizeof(err)));
+    assert_non_null(strstr(err, "timed out"));
+    qmp_close(&q);
+    close(server);
+}
+
 static void oob_is_negotiated_when_asked(void **state)
 {
     (void)state;
@@ -131,6 +166,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(getfd_passes_the_fd),
         cmocka_unit_test(ids_match_replies),
+        cmocka_unit_test(wait_event_finds_kept_and_new_events),
         cmocka_unit_test(oob_is_negotiated_when_asked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

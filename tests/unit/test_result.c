@@ -28,6 +28,9 @@ static void expected_statuses(void **state)
     assert_string_equal(result_expected_status("precopy", "link-down", NULL), "failed|stalled");
     assert_string_equal(result_expected_status("postcopy", "link-down", NULL), "completed");
     assert_string_equal(result_expected_status("precopy", NULL, "not-converged"), "not-converged");
+    assert_string_equal(result_expected_status("shm", "dst-kill", NULL), "failed");
+    assert_string_equal(result_expected_status("shm", "image-header", NULL), "failed");
+    assert_string_equal(result_expected_status("shm", "src-kill-sync", NULL), "source-lost");
     assert_true(result_status_matches("failed|stalled", "stalled"));
     assert_false(result_status_matches("failed|stalled", "stall"));
     assert_false(result_status_matches("completed", ""));
