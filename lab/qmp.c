@@ -35,8 +35,25 @@ json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen)
     return obj;
 }
 
-/* Read the next JSON object, waiting at most until deadline. */
-static json_t *read_object(struct qmp *q, time_t deadline, char *err, size_t errlen)
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An event as it is read off the socket: stamped with the time (CLOCK_MONOTONIC, ms) in
+ * "received_ms", then kept in q->events. */
+static void keep_event(struct qmp *q, json_t *ev)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    json_object_set_new(ev, "received_ms", json_real(ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6));
+    json_array_append_new(q->events, ev);
+}
+
+/* Read the next JSON object, waiting at most until deadline (mono_ms()). */
+static json_t *read_object(struct qmp *q, long long deadline, char *err, size_t errlen)
 {
     for (;;) {
         char *nl = memchr(q->buf, '\n', q->used);
@@ -51,9 +68,9 @@ static json_t *read_object(struct qmp *q, time_t deadline, char *err, size_t err
             snprintf(err, errlen, "QMP: message longer than %zu bytes", sizeof(q->buf));
             return NULL;
         }
-        int left = (int)(deadline - time(NULL));
+        long long left = deadline - mono_ms();
         struct pollfd p = { .fd = q->fd, .events = POLLIN };
-        if (left <= 0 || poll(&p, 1, left * 1000) == 0) {
+        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
             snprintf(err, errlen, "QMP: no answer (timed out)");
             return NULL;
         }
@@ -112,13 +129,13 @@ static json_t *execute(struct qmp *q, const char *verb, const char *command, jso
         snprintf(err, errlen, "QMP: cannot send '%s'", command);
         return NULL;
     }
-    time_t deadline = time(NULL) + timeout_s;
+    long long deadline = mono_ms() + timeout_s * 1000LL;
     for (;;) {
         json_t *obj = read_object(q, deadline, err, errlen);
         if (!obj)
             return NULL;
         if (json_object_get(obj, "event")) {
-            json_array_append_new(q->events, obj);
+            keep_event(q, obj);
             continue;
         }
         const char *got = json_string_value(json_object_get(obj, "id"));
@@ -140,6 +157,11 @@ static json_t *execute(struct qmp *q, const char *verb, const char *command, jso
     }
 }
 
+double qmp_event_received_ms(const json_t *ev)
+{
+    return json_number_value(json_object_get(ev, "received_ms"));
+}
+
 static bool event_named(json_t *ev, const char *const *names)
 {
     const char *name = json_string_value(json_object_get(ev, "event"));
@@ -149,9 +171,9 @@ static bool event_named(json_t *ev, const char *const *names)
     return false;
 }
 
-json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_s, char *err, size_t errlen)
+json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_ms, char *err, size_t errlen)
 {
-    time_t deadline = time(NULL) + timeout_s;
+    long long deadline = mono_ms() + timeout_ms;
     for (;;) {
         size_t i;
         json_t *ev;
@@ -166,7 +188,7 @@ json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_s, c
         if (!obj)
             return NULL;
         if (json_object_get(obj, "event"))
-            json_array_append_new(q->events, obj);
+            keep_event(q, obj);
         else
             json_decref(obj);
     }
@@ -210,7 +232,7 @@ static int open_fd(struct qmp *q, int fd, int timeout_s, bool want_oob, char *er
     memset(q, 0, sizeof(*q));
     q->events = json_array();
     q->fd = fd;
-    json_t *greeting = read_object(q, time(NULL) + timeout_s, err, errlen);
+    json_t *greeting = read_object(q, mono_ms() + timeout_s * 1000LL, err, errlen);
     if (!greeting || !json_object_get(greeting, "QMP")) {
         json_decref(greeting);
         if (greeting)

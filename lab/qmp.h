@@ -9,7 +9,8 @@ struct qmp {
     int fd;
     char buf[65536];
     size_t used;
-    json_t *events;     /* array of events received while waiting for replies */
+    json_t *events;     /* events received while waiting for replies, each with "received_ms"
+                           (CLOCK_MONOTONIC when read off the socket) */
     unsigned next_id;   /* every command carries an id; replies are matched by it */
     int oob;            /* out-of-band execution negotiated (qmp_open_fd_oob) */
 };
@@ -35,8 +36,10 @@ json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int ti
                         char *err, size_t errlen);
 /* Wait for the first event whose name is in names (NULL-terminated), among those already
  * received and those still to come; returns it (new reference, removed from q->events),
- * or NULL with err after timeout_s. Replies to earlier commands that come late are dropped. */
-json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_s, char *err, size_t errlen);
+ * or NULL with err after timeout_ms. Replies to earlier commands that come late are dropped. */
+json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_ms, char *err, size_t errlen);
+/* When an event was read off the socket (CLOCK_MONOTONIC, ms). */
+double qmp_event_received_ms(const json_t *ev);
 /* Split one received line into a JSON object (exposed for unit tests). */
 json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen);
 

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define POLL_MS 50
+/* After the source stopped: how long the destination's RESUME may take to come */
+#define RESUME_WAIT_MS 20000
 
 int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, bool oob, char *err, size_t errlen)
 {
@@ -73,6 +75,7 @@ struct run_state {
     json_t *samples, *iterations;
     json_int_t last_sync, last_transferred;
     double last_progress, postcopy_at, fault_at;
+    double stop_seen, resume_seen;   /* the source's STOP, the destination's RESUME */
     bool cancelled;
     const char *verdict;    /* our name for how it ended, when it is not QEMU's */
     json_t *last_active;    /* the last query-migrate with data: a cancelled or failed
@@ -210,6 +213,29 @@ static bool postcopy_trouble(struct qmp *src, struct qmp *dst, const struct cont
     return false;
 }
 
+/* Between two samples: wait for the source's STOP event (the downtime starts), then for
+ * the destination's RESUME (it ends), both timed as they arrive here on backup, the same
+ * way for every mode. Without a STOP, just the poll interval passes. */
+static void watch_stop_resume(struct qmp *src, struct qmp *dst, struct run_state *s)
+{
+    static const char *const stop[] = { "STOP", NULL }, *const resume[] = { "RESUME", NULL };
+    char err[256];
+
+    if (s->stop_seen) {
+        usleep(POLL_MS * 1000);
+        return;
+    }
+    json_t *ev = qmp_wait_event(src, stop, POLL_MS, err, sizeof(err));
+    if (!ev)
+        return;
+    s->stop_seen = qmp_event_received_ms(ev);
+    json_decref(ev);
+    ev = qmp_wait_event(dst, resume, RESUME_WAIT_MS, err, sizeof(err));
+    if (ev)
+        s->resume_seen = qmp_event_received_ms(ev);
+    json_decref(ev);
+}
+
 /* Sample until the migration ends; returns the last query-migrate (new reference). */
 static json_t *poll_until_done(struct qmp *src, struct qmp *dst, const struct control_opts *o,
                                struct run_state *s, char *err, size_t errlen)
@@ -239,7 +265,7 @@ static json_t *poll_until_done(struct qmp *src, struct qmp *dst, const struct co
             return mig;
         }
         act(src, o, s, status, t, err, errlen);
-        usleep(POLL_MS * 1000);
+        watch_stop_resume(src, dst, s);
     }
 }
 
@@ -317,6 +343,8 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
         json_object_set_new(result, "postcopy_start_ms", json_real(s.postcopy_at - s.t0));
     if (s.fault_at)
         json_object_set_new(result, "fault_point_ms", json_real(s.fault_at - s.t0));
+    if (s.stop_seen && s.resume_seen)
+        json_object_set_new(result, "stop_to_running_ms", json_real(s.resume_seen - s.stop_seen));
     if (desc)
         json_object_set_new(result, "error_desc", json_string(desc));
     if (s.paused_at)

@@ -40,6 +40,7 @@ static void fault_point(double t0)
 
 struct shm_times {
     double start, syncing, switchover, precopy_done, image_complete, incoming, resumed, promoted, fault;
+    double stop_seen, resume_seen;   /* the source's STOP and the destination's RESUME events */
 };
 
 static json_t *query(struct qmp *q, char *err, size_t errlen)
@@ -102,10 +103,10 @@ static int write_through(struct qmp *src, const struct control_opts *o, struct s
     }
 }
 
-/* Seconds left of the run's timeout since t0 (ms), at least 1. */
-static int left_s(const struct control_opts *o, double t0)
+/* Milliseconds left of the run's timeout since t0 (ms), at least 1. */
+static int left_ms(const struct control_opts *o, double t0)
 {
-    double left = o->timeout_s - (now_ms() - t0) / 1000;
+    double left = o->timeout_s * 1000.0 - (now_ms() - t0);
     return left < 1 ? 1 : (int)left;
 }
 
@@ -121,11 +122,11 @@ static int until_image_complete(struct qmp *src, const struct control_opts *o, s
                                 size_t errlen)
 {
     static const char *const names[] = { "SHM_MIGRATE_PRECOPY_DONE", "SHM_MIGRATE_IMAGE_COMPLETE",
-                                         "SHM_MIGRATE_FAILED", NULL };
+                                         "SHM_MIGRATE_FAILED", "STOP", NULL };
     for (;;) {
         char why[256];
-        json_t *ev = qmp_wait_event(src, names, left_s(o, t->switchover), why, sizeof(why));
-        double now = now_ms();
+        json_t *ev = qmp_wait_event(src, names, left_ms(o, t->switchover), why, sizeof(why));
+        double now = ev ? qmp_event_received_ms(ev) : now_ms();
         if (!ev) {
             snprintf(err, errlen, "the image was not complete %u s after the switchover request (%s)",
                      o->timeout_s, why);
@@ -135,6 +136,8 @@ static int until_image_complete(struct qmp *src, const struct control_opts *o, s
         int rc = 1;
         if (strcmp(name, "SHM_MIGRATE_PRECOPY_DONE") == 0) {
             t->precopy_done = now;
+        } else if (strcmp(name, "STOP") == 0) {
+            t->stop_seen = now;
         } else if (strcmp(name, "SHM_MIGRATE_IMAGE_COMPLETE") == 0) {
             t->image_complete = now;
             if (!t->precopy_done)
@@ -153,7 +156,7 @@ static int until_image_complete(struct qmp *src, const struct control_opts *o, s
 /* Start the destination from the image and wait for its SHM_MIGRATE_LOADED (running). */
 static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
 {
-    static const char *const names[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", NULL };
+    static const char *const names[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", "RESUME", NULL };
     t->incoming = now_ms();
     json_t *args = json_pack("{s:s, s:s}", "path", o->shm_path, "dst-ram", o->dst_ram);
     if (o->run_id)
@@ -171,8 +174,14 @@ static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_ti
         fault_point(t->start);
     }
     char why[256];
-    json_t *ev = qmp_wait_event(dst, names, left_s(o, t->incoming), why, sizeof(why));
-    double now = now_ms();
+    json_t *ev;
+    double now;
+    while ((ev = qmp_wait_event(dst, names, left_ms(o, t->incoming), why, sizeof(why))) &&
+           strcmp(json_string_value(json_object_get(ev, "event")), "RESUME") == 0) {
+        t->resume_seen = qmp_event_received_ms(ev);
+        json_decref(ev);
+    }
+    now = ev ? qmp_event_received_ms(ev) : now_ms();
     if (!ev) {
         snprintf(err, errlen, "the destination did not load the image within %u s of migrate-incoming-shm (%s)",
                  o->timeout_s, why);
@@ -201,9 +210,9 @@ static void after_resume(struct qmp *dst, const struct control_opts *o, struct l
     static const char *const names[] = { "SHM_MIGRATE_PROMOTED", NULL };
     if (strcmp(o->dst_ram, "promote") == 0) {
         char why[256];
-        json_t *ev = qmp_wait_event(dst, names, left_s(o, t->resumed), why, sizeof(why));
+        json_t *ev = qmp_wait_event(dst, names, left_ms(o, t->resumed), why, sizeof(why));
         if (ev) {
-            t->promoted = now_ms();
+            t->promoted = qmp_event_received_ms(ev);
             json_object_set_new(result, "promote_ms", json_real(t->promoted - t->resumed));
             json_decref(ev);
         } else {
@@ -385,6 +394,8 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
         json_object_set_new(result, "run_id", json_string(o->run_id));
     if (t.image_complete && t.incoming)
         json_object_set_new(result, "handoff_ms", json_real(t.incoming - t.image_complete));
+    if (t.stop_seen && t.resume_seen)
+        json_object_set_new(result, "stop_to_running_ms", json_real(t.resume_seen - t.stop_seen));
     json_object_set_new(result, "samples", samples);
     samples = NULL;
 out:

@@ -90,16 +90,16 @@ static void wait_event_finds_kept_and_new_events(void **state)
     put(server, "{\"return\": {}, \"id\": \"fmlab-0\"}\n"
                "{\"event\": \"SHM_MIGRATE_PRECOPY_DONE\", \"data\": {}}\n"
                "{\"event\": \"SHM_MIGRATE_FAILED\", \"data\": {\"error\": \"boom\"}}\n");
-    json_t *ev = qmp_wait_event(&q, done, 5, err, sizeof(err));
+    json_t *ev = qmp_wait_event(&q, done, 5000, err, sizeof(err));
     assert_non_null(ev);
     assert_string_equal(json_string_value(json_object_get(ev, "event")), "SHM_MIGRATE_FAILED");
     json_decref(ev);
-    ev = qmp_wait_event(&q, loaded, 5, err, sizeof(err));   /* kept from before */
+    ev = qmp_wait_event(&q, loaded, 5000, err, sizeof(err));   /* kept from before */
     assert_non_null(ev);
     assert_true(json_is_true(json_object_get(json_object_get(ev, "data"), "running")));
     json_decref(ev);
     assert_int_equal(json_array_size(q.events), 1);          /* PRECOPY_DONE stays */
-    assert_null(qmp_wait_event(&q, loaded, 1, err, sizeof(err)));
+    assert_null(qmp_wait_event(&q, loaded, 200, err, sizeof(err)));
     assert_non_null(strstr(err, "timed out"));
     qmp_close(&q);
     close(server);
