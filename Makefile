@@ -17,11 +17,12 @@
 #                    the lab lifecycle (up, checks, down, SIGKILL + down)
 #   make test-repro  build both images twice from cold, compare sha256
 #   make test-migration  the migration matrix (precopy, postcopy, non-convergence,
-#                    dst-kill, shm with fmsync and stock tracking, shm on a stock-kernel
-#                    lab) on the lab, every oracle asserted
-#   make bench       the study's numbers on the lab: precopy vs postcopy vs shm (median
-#                    of BENCH_REPEAT=5), shm per-period copy times at 500/100 ms, fmsync
-#                    vs stock tracking; a markdown table in RESULTS_DIR/bench-*.md
+#                    dst-kill, shm destination modes pool/promote/copy both ways, shm
+#                    faults, shm on a stock-kernel lab) on the lab, every oracle asserted
+#   make bench       the study's numbers on the lab: precopy vs postcopy vs shm copy /
+#                    promote / pool (median, min, max of BENCH_REPEAT=5), shm downtime in
+#                    its parts, shm per-period copy times at 500/100 ms, fmsync vs stock
+#                    tracking; a markdown table in RESULTS_DIR/bench-*.md
 #
 # config.txt values reach Make only through `build/fmlab config get KEY`.
 
@@ -169,10 +170,11 @@ test-lab-stress: $(FMLAB) image host-image host-kernel host-qemu
 	LAB_CYCLES=$${LAB_CYCLES:-5} LAB_HOG=$${LAB_HOG:-2} tests/lab_lifecycle.sh $(FMLAB)
 
 # The migration matrix on the lab (brought up if it is not): precopy, postcopy,
-# non-convergence, a killed destination, shm (fmsync and stock tracking), then shm on a
-# lab booted with the stock kernel; all oracles asserted.
+# non-convergence, a killed destination, shm with each destination RAM mode (pool,
+# promote, copy) both ways and its faults, then shm on a lab booted with the stock
+# kernel; all oracles asserted. CASES=REGEX runs only the matching cases.
 test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
-	tests/migration.sh $(FMLAB)
+	CASES="$(CASES)" tests/migration.sh $(FMLAB)
 
 BENCH_REPEAT ?= 5
 bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu

@@ -33,6 +33,8 @@ extern char **environ;
 
 
 #define CONTROL_BIN "fmlab-control"
+/* Arguments for the controller on backup (names and values, each under 64 bytes) */
+#define CONTROL_MAX_ARGS 96
 #define CONTROL_PATH "/usr/local/bin/" CONTROL_BIN
 
 static long opt_or_cfg(long v, const struct config *cfg, const char *key)
@@ -74,15 +76,18 @@ struct run_ctx {
     const struct config *cfg;
     const struct migrate_opts *o;
     const struct lab_host *from, *to;
-    char args[48][64];
+    char args[CONTROL_MAX_ARGS][64];
     int n_args;
+    bool args_overflow;   /* an argument did not fit: the run must not start */
     bool link_cut;
 };
 
 static void arg_s(struct run_ctx *c, const char *name, const char *value)
 {
-    if (c->n_args + 2 > 48)
+    if (c->n_args + 2 > CONTROL_MAX_ARGS || strlen(name) >= 64 || (value && strlen(value) >= 64)) {
+        c->args_overflow = true;
         return;
+    }
     snprintf(c->args[c->n_args++], 64, "%s", name);
     if (value)
         snprintf(c->args[c->n_args++], 64, "%s", value);
@@ -200,7 +205,7 @@ static void control_line(struct run_ctx *c, char *line, json_t **result)
 /* Run fmlab-control on backup; returns its result object or NULL with err. */
 static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
 {
-    const char *argv[96];
+    const char *argv[CONTROL_MAX_ARGS + 32];
     struct lab_ssh_paths paths;
     char dest[64];
     int fds[2], status = 0;
@@ -385,6 +390,11 @@ json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, cha
            o->fault ? ", fault " : "", o->fault ? o->fault : "");
     fflush(stdout);
     control_args(&c);
+    if (c.args_overflow) {
+        snprintf(err, errlen, "[migrate] the controller's arguments do not fit (%d slots of 64 bytes)",
+                 CONTROL_MAX_ARGS);
+        return NULL;
+    }
     if (guest_start_incoming(cfg, c.to->name, err, errlen) || push_controller(cfg, err, errlen))
         return NULL;
     struct net_snapshot net;

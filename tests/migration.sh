@@ -22,13 +22,19 @@
 #   7. shm again on a lab whose hosts boot Debian's stock kernel (no KVM_CAP_FMSYNC):
 #      auto tracking falls back to KVM's dirty log; the lab is left down afterwards
 # and that the memory oracle really catches a stale page in the running guest.
+# CASES=REGEX (make test-migration CASES=shm-image) runs only the cases whose names match.
 set -u
 fmlab=$1
 fail=0
 ok()    { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fail=1; }
-# jqcheck FILE DESC FILTER: FILTER must evaluate to true on FILE.
-jqcheck() { if [ -n "$1" ] && jq -e "$3" "$1" >/dev/null 2>&1; then ok "$2"; else notok "$2 ($3)"; fi; }
+# want NAME: the case NAME is selected by CASES (all when CASES is empty).
+want() { [ -z "${CASES:-}" ] || [[ $1 =~ $CASES ]]; }
+# jqcheck FILE DESC FILTER: FILTER must evaluate to true on FILE (a skipped case: nothing).
+jqcheck() {
+    [ "$1" = skipped ] && return
+    if [ -n "$1" ] && jq -e "$3" "$1" >/dev/null 2>&1; then ok "$2"; else notok "$2 ($3)"; fi
+}
 t_start=$(date +%s)
 max_bw=$($fmlab config get MIGRATE_MAX_BANDWIDTH); downtime=$($fmlab config get MIGRATE_DOWNTIME_LIMIT_MS)
 
@@ -39,6 +45,7 @@ lab_up "$fmlab" || { notok "fmlab up"; exit 1; }
 # starts from a lab whose guest runs: after a case that lost it, the snapshot is restored.
 migrate() {
     name=$1; shift
+    want "$name" || { result=skipped; return; }
     lab_up "$fmlab" || notok "$name: a lab with a running guest (fmlab up)"
     log=$(mktemp)
     echo "# $name: fmlab migrate $*"
@@ -110,12 +117,14 @@ jqcheck "$result" "dst-kill: failed, fault injected mid-precopy, guest on its so
 # A case that loses the guest is followed by a restore of the lab's snapshot, not a
 # reboot: lose it on purpose (its QEMU killed), then a precopy and the shm cases run on
 # the restored lab and must pass every oracle.
+if want precopy-after-restore; then
 where=$($fmlab status --json | jq -r .guest.host)
 echo "# lost guest: its QEMU on $where is killed; the next case starts from a restored lab"
 $fmlab exec "$where" -- 'kill -9 $(cat /run/fmlab-vm.pid)' >/dev/null
+fi
 migrate "precopy-after-restore" --mode precopy --load redis
 common_checks precopy-after-restore; completed_checks precopy-after-restore
-if [ "$($fmlab config get LAB_SNAPSHOT)" = auto ]; then
+if want precopy-after-restore && [ "$($fmlab config get LAB_SNAPSHOT)" = auto ]; then
     from=$($fmlab status --json | jq -r .restored_from)
     case "$from" in auto-*) ok "the lost guest's lab was restored from snapshot $from, not rebooted" ;;
                     *) notok "the lost guest's lab was restored, not rebooted (restored_from='$from')" ;; esac
@@ -192,7 +201,8 @@ if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
         '.status == "source-lost" and (.dst_refusal | test("not complete \\(state syncing\\)"))'
     jqcheck "$result" "shm-src-kill-sync: the run reports the guest lost (no oracle can pass)" \
         '.verdict == "fail" and .oracles.liveness.pass == false'
-    if $fmlab up --guest-only >/dev/null 2>&1 && $fmlab status --json | jq -e '.guest.state == "running"' >/dev/null
+    if ! want shm-src-kill-sync; then :
+    elif $fmlab up --guest-only >/dev/null 2>&1 && $fmlab status --json | jq -e '.guest.state == "running"' >/dev/null
     then ok "shm-src-kill-sync: fmlab up --guest-only brings the guest back"
     else notok "shm-src-kill-sync: fmlab up --guest-only brings the guest back"; fi
 else   # HOST_QEMU=debian was asked for: Debian's QEMU has no shm migration
@@ -200,12 +210,14 @@ else   # HOST_QEMU=debian was asked for: Debian's QEMU has no shm migration
 fi
 
 # The memory oracle is not vacuous: a page made stale in the running guest is caught.
+if want memory-oracle-negative; then
 vm_ip=$($fmlab config get VM_IP); agent_port=$($fmlab config get AGENT_PORT)
 reply=$(ip netns exec fmlab bash -c "exec 3<>/dev/tcp/$vm_ip/$agent_port; for c in 'mem start 4 0' \
     'mem corrupt 7 stale' 'mem check' 'mem stop'; do echo \"\$c\" >&3; read -r -t 60 l <&3; echo \"\$l\"; done")
 echo "$reply" | sed 's/^/#   agent: /'
 echo "$reply" | grep -q '^pages=1024 bad=1 torn=0 stale=1' && ok "memory oracle catches a stale page in the guest" \
     || notok "memory oracle catches a stale page in the guest"
+fi
 
 if $fmlab status --json | jq -e '.guest.state == "running"' >/dev/null; then ok "the guest still runs after the matrix"
 else notok "the guest still runs after the matrix"; fi
@@ -213,7 +225,7 @@ else notok "the guest still runs after the matrix"; fi
 # shm on a stock kernel (the fallback path): the lab once more, its hosts booting the host
 # image's Debian kernel (KVM without KVM_CAP_FMSYNC); auto tracking must fall back to
 # KVM's dirty log and the guest must still arrive whole. The lab is left down.
-if [ "$($fmlab config get HOST_QEMU)" = fmsync ] && [ "$($fmlab config get HOST_KERNEL)" = fmsync ]; then
+if want shm-stock-kernel && [ "$($fmlab config get HOST_QEMU)" = fmsync ] && [ "$($fmlab config get HOST_KERNEL)" = fmsync ]; then
     echo "# shm on a stock kernel: fmlab down, then fmlab up with HOST_KERNEL=debian"
     $fmlab down >/dev/null 2>&1
     export FMLAB_HOST_KERNEL=debian
