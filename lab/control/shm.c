@@ -7,8 +7,14 @@
  *
  * Timestamps are backup's (one clock for both hosts): switchover request, "precopy
  * done" and "image complete" (the source's events, as they arrive), the incoming
- * command, and the destination loaded and running (its SHM_MIGRATE_LOADED). QEMU's own numbers (query-shm-migrate on both
+ * command, and the destination loaded and running (its SHM_MIGRATE_LOADED); the source's
+ * STOP and the destination's RESUME. QEMU's own numbers (query-shm-migrate on both
  * sides: per-period dirty pages and copy time, final pass, load time) go in as well.
+ *
+ * Faults (--shm-fault): the fault points of dst-kill (the destination loading) and
+ * src-kill-sync (the source writing through) are printed for L0 to act on; the image
+ * corruptions (image-header, image-devstate) are done here, through backup's own view of
+ * the pool. When the destination did not take the guest, the source is resumed.
  */
 #include "control.h"
 #include "qmp.h"
@@ -153,16 +159,23 @@ static int until_image_complete(struct qmp *src, const struct control_opts *o, s
     }
 }
 
-/* Start the destination from the image and wait for its SHM_MIGRATE_LOADED (running). */
-static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
+/* migrate-incoming-shm's arguments for this run. */
+static json_t *incoming_args(const struct control_opts *o)
 {
-    static const char *const names[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", "RESUME", NULL };
-    t->incoming = now_ms();
     json_t *args = json_pack("{s:s, s:s}", "path", o->shm_path, "dst-ram", o->dst_ram);
     if (o->run_id)
         json_object_set_new(args, "run-id", json_string(o->run_id));
     if (strcmp(o->dst_ram, "promote") == 0)
         json_object_set_new(args, "promote-bandwidth", json_integer((json_int_t)o->promote_bandwidth));
+    return args;
+}
+
+/* Start the destination from the image and wait for its SHM_MIGRATE_LOADED (running). */
+static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
+{
+    static const char *const names[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", "RESUME", NULL };
+    t->incoming = now_ms();
+    json_t *args = incoming_args(o);
     json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, err, errlen);
     json_decref(args);
     if (!r)
@@ -282,9 +295,7 @@ static void resume_source(struct qmp *src, struct qmp *dst, json_t *result)
 static json_t *source_lost(struct qmp *dst, const struct control_opts *o, struct shm_times *t, const char *why)
 {
     char refusal[512] = "";
-    json_t *args = json_pack("{s:s, s:s}", "path", o->shm_path, "dst-ram", o->dst_ram);
-    if (o->run_id)
-        json_object_set_new(args, "run-id", json_string(o->run_id));
+    json_t *args = incoming_args(o);
     json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, refusal, sizeof(refusal));
     json_decref(args);
     if (r) {
