@@ -104,10 +104,12 @@ static void arg_l(struct run_ctx *c, const char *name, long value)
  * image the source wrote in this run. */
 static void new_run_id(char *out, size_t len)
 {
-    uint8_t b[16] = { 0 };
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (uint8_t)(rand() ^ (int)time(NULL) ^ (int)getpid());
+    uint8_t b[16];
+    for (size_t got = 0; got < sizeof(b);) {   /* 16 bytes come at once; EINTR retries */
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+    }
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],

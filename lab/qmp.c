@@ -35,25 +35,24 @@ json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen)
     return obj;
 }
 
-static long long mono_ms(void)
+/* CLOCK_MONOTONIC in milliseconds: deadlines and the events' arrival times. */
+static double mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-/* An event as it is read off the socket: stamped with the time (CLOCK_MONOTONIC, ms) in
- * "received_ms", then kept in q->events. */
+/* An event as it is read off the socket: stamped with mono_ms() in "received_ms", then
+ * kept in q->events. */
 static void keep_event(struct qmp *q, json_t *ev)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    json_object_set_new(ev, "received_ms", json_real(ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6));
+    json_object_set_new(ev, "received_ms", json_real(mono_ms()));
     json_array_append_new(q->events, ev);
 }
 
 /* Read the next JSON object, waiting at most until deadline (mono_ms()). */
-static json_t *read_object(struct qmp *q, long long deadline, char *err, size_t errlen)
+static json_t *read_object(struct qmp *q, double deadline, char *err, size_t errlen)
 {
     for (;;) {
         char *nl = memchr(q->buf, '\n', q->used);
@@ -68,9 +67,9 @@ static json_t *read_object(struct qmp *q, long long deadline, char *err, size_t 
             snprintf(err, errlen, "QMP: message longer than %zu bytes", sizeof(q->buf));
             return NULL;
         }
-        long long left = deadline - mono_ms();
+        double left = deadline - mono_ms();
         struct pollfd p = { .fd = q->fd, .events = POLLIN };
-        if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+        if (left <= 0 || poll(&p, 1, (int)left + 1) == 0) {
             snprintf(err, errlen, "QMP: no answer (timed out)");
             return NULL;
         }
@@ -129,7 +128,7 @@ static json_t *execute(struct qmp *q, const char *verb, const char *command, jso
         snprintf(err, errlen, "QMP: cannot send '%s'", command);
         return NULL;
     }
-    long long deadline = mono_ms() + timeout_s * 1000LL;
+    double deadline = mono_ms() + timeout_s * 1000.0;
     for (;;) {
         json_t *obj = read_object(q, deadline, err, errlen);
         if (!obj)
@@ -173,7 +172,7 @@ static bool event_named(json_t *ev, const char *const *names)
 
 json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_ms, char *err, size_t errlen)
 {
-    long long deadline = mono_ms() + timeout_ms;
+    double deadline = mono_ms() + timeout_ms;
     for (;;) {
         size_t i;
         json_t *ev;
@@ -232,7 +231,7 @@ static int open_fd(struct qmp *q, int fd, int timeout_s, bool want_oob, char *er
     memset(q, 0, sizeof(*q));
     q->events = json_array();
     q->fd = fd;
-    json_t *greeting = read_object(q, mono_ms() + timeout_s * 1000LL, err, errlen);
+    json_t *greeting = read_object(q, mono_ms() + timeout_s * 1000.0, err, errlen);
     if (!greeting || !json_object_get(greeting, "QMP")) {
         json_decref(greeting);
         if (greeting)
