@@ -29,7 +29,7 @@ void usage_migrate(void)
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
-           "                     [--dst-ram pool|copy|promote] [--promote-bandwidth BYTES_PER_S]\n"
+           "                     [--dst-ram pool|copy|promote] [--dst-wait on|off] [--promote-bandwidth BYTES_PER_S]\n"
            "                     [--observe S]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
            "control plane on backup; check the memory, application and liveness oracles; write\n"
@@ -66,7 +66,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' }, { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' },
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
         { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
-        { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'r' },
+        { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'r' }, { "dst-wait", 1, 0, 'W' },
         { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
@@ -93,6 +93,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'w': o->write_through_s = number("--write-through", optarg, &bad); break;
         case 'y': o->dirty_tracking = optarg; break;
         case 'r': o->dst_ram = optarg; break;
+        case 'W': o->dst_wait = optarg; break;
         case 'B': o->promote_bandwidth = number("--promote-bandwidth", optarg, &bad); break;
         case 'O': o->observe_s = number("--observe", optarg, &bad); break;
         case 'h': usage_migrate(); exit(0);
@@ -109,6 +110,10 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     }
     if (o->dst_ram && !one_of(o->dst_ram, "pool|copy|promote")) {
         fprintf(stderr, "fmlab migrate: --dst-ram must be pool, copy or promote, not '%s'\n", o->dst_ram);
+        return -1;
+    }
+    if (o->dst_wait && !one_of(o->dst_wait, "on|off")) {
+        fprintf(stderr, "fmlab migrate: --dst-wait must be on or off, not '%s'\n", o->dst_wait);
         return -1;
     }
     if (strcmp(o->mode, "shm") == 0 && o->period_us == 0) {

@@ -86,6 +86,7 @@ static const struct config_key schema[] = {
     { "SHM_WRITE_THROUGH_S", CT_UINT, "10", NULL },
     { "SHM_DIRTY_TRACKING", CT_ENUM, "auto", "auto|fmsync|stock" },
     { "SHM_DST_RAM", CT_ENUM, "pool", "pool|copy|promote" },
+    { "SHM_DST_WAIT", CT_ENUM, "on", "on|off" },
     { "SHM_PROMOTE_BANDWIDTH", CT_UINT, "1073741824", NULL },
     { "MEM_ORACLE_MIB", CT_UINT, "16", NULL },
     { "MEM_ORACLE_RATE", CT_UINT, "1000", NULL },

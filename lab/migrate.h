@@ -19,6 +19,7 @@ struct migrate_opts {
     long period_us, write_through_s;                                /* shm; -1: config.txt */
     const char *dirty_tracking;                                     /* shm; NULL: config.txt */
     const char *dst_ram;                                            /* shm; NULL: config.txt */
+    const char *dst_wait;                                           /* shm on|off; NULL: config.txt */
     long promote_bandwidth;                                         /* shm; -1: config.txt */
     long observe_s;                         /* keep the load this long after the resume */
 };

@@ -51,36 +51,62 @@ static void keep_event(struct qmp *q, json_t *ev)
     json_array_append_new(q->events, ev);
 }
 
+/* The next object of the lines already read: 1 with *obj, 0 if no whole line is
+ * buffered, -1 with err (bad JSON, or a line longer than the buffer). */
+static int buffered_object(struct qmp *q, json_t **obj, char *err, size_t errlen)
+{
+    char *nl = memchr(q->buf, '\n', q->used);
+    if (!nl) {
+        if (q->used < sizeof(q->buf))
+            return 0;
+        snprintf(err, errlen, "QMP: message longer than %zu bytes", sizeof(q->buf));
+        return -1;
+    }
+    size_t len = (size_t)(nl - q->buf) + 1;
+    *obj = qmp_parse_line(q->buf, len, err, errlen);
+    memmove(q->buf, q->buf + len, q->used - len);
+    q->used -= len;
+    return *obj ? 1 : -1;
+}
+
+/* Read what the socket has (it was readable): 0, or -1 with err when it closed. */
+static int fill(struct qmp *q, char *err, size_t errlen)
+{
+    ssize_t n;
+    do
+        n = read(q->fd, q->buf + q->used, sizeof(q->buf) - q->used);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        snprintf(err, errlen, "QMP: connection closed (QEMU exited?)");
+        return -1;
+    }
+    q->used += (size_t)n;
+    return 0;
+}
+
 /* Read the next JSON object, waiting at most until deadline (mono_ms()). */
 static json_t *read_object(struct qmp *q, double deadline, char *err, size_t errlen)
 {
     for (;;) {
-        char *nl = memchr(q->buf, '\n', q->used);
-        if (nl) {
-            size_t len = (size_t)(nl - q->buf) + 1;
-            json_t *obj = qmp_parse_line(q->buf, len, err, errlen);
-            memmove(q->buf, q->buf + len, q->used - len);
-            q->used -= len;
-            return obj;
-        }
-        if (q->used == sizeof(q->buf)) {
-            snprintf(err, errlen, "QMP: message longer than %zu bytes", sizeof(q->buf));
-            return NULL;
-        }
+        json_t *obj = NULL;
+        int rc = buffered_object(q, &obj, err, errlen);
+        if (rc)
+            return rc > 0 ? obj : NULL;
         double left = deadline - mono_ms();
         struct pollfd p = { .fd = q->fd, .events = POLLIN };
-        if (left <= 0 || poll(&p, 1, (int)left + 1) == 0) {
+        if (left <= 0) {
             snprintf(err, errlen, "QMP: no answer (timed out)");
             return NULL;
         }
-        ssize_t n = read(q->fd, q->buf + q->used, sizeof(q->buf) - q->used);
-        if (n < 0 && errno == EINTR)
+        rc = poll(&p, 1, (int)left + 1);
+        if (rc < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            snprintf(err, errlen, "QMP: connection closed (QEMU exited?)");
+        if (rc <= 0) {
+            snprintf(err, errlen, "QMP: no answer (timed out)");
             return NULL;
         }
-        q->used += (size_t)n;
+        if (fill(q, err, errlen))
+            return NULL;
     }
 }
 
@@ -170,19 +196,28 @@ static bool event_named(json_t *ev, const char *const *names)
     return false;
 }
 
+/* A kept event of q named in names, removed from q->events (new reference), or NULL. */
+static json_t *take_event(struct qmp *q, const char *const *names)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(q->events, i, ev) {
+        if (event_named(ev, names)) {
+            json_incref(ev);
+            json_array_remove(q->events, i);
+            return ev;
+        }
+    }
+    return NULL;
+}
+
 json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_ms, char *err, size_t errlen)
 {
     double deadline = mono_ms() + timeout_ms;
     for (;;) {
-        size_t i;
-        json_t *ev;
-        json_array_foreach(q->events, i, ev) {
-            if (event_named(ev, names)) {
-                json_incref(ev);
-                json_array_remove(q->events, i);
-                return ev;
-            }
-        }
+        json_t *ev = take_event(q, names);
+        if (ev)
+            return ev;
         json_t *obj = read_object(q, deadline, err, errlen);
         if (!obj)
             return NULL;
@@ -190,6 +225,59 @@ json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_ms, 
             keep_event(q, obj);
         else
             json_decref(obj);
+    }
+}
+
+json_t *qmp_wait_event_any(struct qmp *const *qs, int n, const char *const *names, int timeout_ms,
+                           int *which, char *err, size_t errlen)
+{
+    double deadline = mono_ms() + timeout_ms;
+    struct pollfd p[QMP_WAIT_MAX];
+    if (n < 1 || n > QMP_WAIT_MAX) {
+        snprintf(err, errlen, "QMP: cannot wait on %d connections", n);
+        return NULL;
+    }
+    for (;;) {
+        bool progress = false;
+        for (int i = 0; i < n; i++) {
+            json_t *ev = take_event(qs[i], names), *obj = NULL;
+            if (ev) {
+                *which = i;
+                return ev;
+            }
+            int rc = buffered_object(qs[i], &obj, err, errlen);
+            if (rc < 0) {
+                *which = i;
+                return NULL;
+            }
+            if (rc > 0) {   /* every object is read as it comes: events are stamped on time */
+                progress = true;
+                if (json_object_get(obj, "event"))
+                    keep_event(qs[i], obj);
+                else
+                    json_decref(obj);
+            }
+        }
+        if (progress)
+            continue;
+        double left = deadline - mono_ms();
+        if (left <= 0) {
+            snprintf(err, errlen, "QMP: no event (timed out)");
+            *which = -1;
+            return NULL;
+        }
+        for (int i = 0; i < n; i++)
+            p[i] = (struct pollfd){ .fd = qs[i]->fd, .events = POLLIN };
+        if (poll(p, (nfds_t)n, (int)left + 1) < 0 && errno != EINTR) {
+            snprintf(err, errlen, "QMP: poll: %s", strerror(errno));
+            *which = -1;
+            return NULL;
+        }
+        for (int i = 0; i < n; i++)
+            if (p[i].revents && fill(qs[i], err, errlen)) {
+                *which = i;
+                return NULL;
+            }
     }
 }
 

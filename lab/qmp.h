@@ -38,6 +38,13 @@ json_t *qmp_execute_oob(struct qmp *q, const char *command, json_t *args, int ti
  * received and those still to come; returns it (new reference, removed from q->events),
  * or NULL with err after timeout_ms. Replies to earlier commands that come late are dropped. */
 json_t *qmp_wait_event(struct qmp *q, const char *const *names, int timeout_ms, char *err, size_t errlen);
+/* qmp_wait_event on up to QMP_WAIT_MAX connections at once (no command pending on any):
+ * the first event named in names on any of them, *which = its index; NULL with err on
+ * timeout (*which = -1) or when connection *which failed. Every object is read as soon
+ * as it arrives, so each event's "received_ms" is its own arrival, whichever it waits for. */
+#define QMP_WAIT_MAX 4
+json_t *qmp_wait_event_any(struct qmp *const *qs, int n, const char *const *names, int timeout_ms,
+                           int *which, char *err, size_t errlen);
 /* When an event was read off the socket (CLOCK_MONOTONIC, ms). */
 double qmp_event_received_ms(const json_t *ev);
 /* Split one received line into a JSON object (exposed for unit tests). */

@@ -34,6 +34,7 @@ struct control_opts {
     const char *shm_path, *dirty_tracking;   /* auto | fmsync | stock */
     const char *dst_ram;                     /* the destination's RAM: pool | copy */
     const char *run_id;                      /* UUID: dst loads only this run's image */
+    bool dst_wait;                           /* dst gets the image before the switchover, waits */
     uint64_t promote_bandwidth;              /* dst-ram promote: background copy cap, B/s */
     unsigned observe_s;                      /* keep the load this long after the resume */
     const char *shm_fault;                   /* NULL, dst-kill, src-kill-sync, image-header|devstate */

@@ -43,7 +43,7 @@ static void usage(void)
             "         [--postcopy-iterations N] [--no-postcopy-preempt] [--timeout S] [--stall S]\n"
             "         [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload N] [--fault-at-bytes B]\n"
             "         [--fault-after-switch] [--shm-path P] [--shm-size B] [--period-us N]\n"
-            "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--dst-ram pool|copy|promote]\n"
+            "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--dst-ram pool|copy|promote] [--dst-wait]\n"
             "         [--run-id UUID] [--promote-bandwidth B] [--observe S]\n"
             "         [--shm-fault dst-kill|src-kill-sync|image-header|image-devstate]\n");
 }
@@ -60,7 +60,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { "shm-path", 1, 0, 'x' },
         { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
-        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' },
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' }, { "dst-wait", 0, 0, 'H' },
         { 0, 0, 0, 0 } };
     *o = (struct control_opts){ .mode = "precopy", .load = "redis", .qmp_port = 4445, .migration_port = 4444,
                                 .redis_port = 12345, .agent_port = 7777, .max_bandwidth = 1342177280,
@@ -103,6 +103,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'B': o->promote_bandwidth = v; break;
         case 'O': o->observe_s = (unsigned)v; break;
         case 'X': o->shm_fault = optarg; break;
+        case 'H': o->dst_wait = true; break;
         default: return -1;
         }
     }

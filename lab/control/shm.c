@@ -38,6 +38,13 @@ static bool fault_is(const struct control_opts *o, const char *name)
     return o->shm_fault && strcmp(o->shm_fault, name) == 0;
 }
 
+/* dst-wait, unless a fault needs the image complete before the destination is told of
+ * it (the image corruptions) or the destination killed while it loads (dst-kill). */
+static bool dst_waits(const struct control_opts *o)
+{
+    return o->dst_wait && !fault_is(o, "dst-kill") && !fault_is(o, "image-header") && !fault_is(o, "image-devstate");
+}
+
 static void fault_point(double t0)
 {
     printf("fault-point t_ms=%.0f\n", now_ms() - t0);
@@ -121,44 +128,6 @@ static const char *event_error(json_t *ev)
     return json_string_value(json_object_get(json_object_get(ev, "data"), "error")) ?: "no reason given";
 }
 
-/* After the switchover request: wait for the source's events, noting when each arrives
- * (blocking on the QMP socket, so the handoff to dst starts the moment the image is
- * complete). */
-static int until_image_complete(struct qmp *src, const struct control_opts *o, struct shm_times *t, char *err,
-                                size_t errlen)
-{
-    static const char *const names[] = { "SHM_MIGRATE_PRECOPY_DONE", "SHM_MIGRATE_IMAGE_COMPLETE",
-                                         "SHM_MIGRATE_FAILED", "STOP", NULL };
-    for (;;) {
-        char why[256];
-        json_t *ev = qmp_wait_event(src, names, left_ms(o, t->switchover), why, sizeof(why));
-        double now = ev ? qmp_event_received_ms(ev) : now_ms();
-        if (!ev) {
-            snprintf(err, errlen, "the image was not complete %u s after the switchover request (%s)",
-                     o->timeout_s, why);
-            return -1;
-        }
-        const char *name = json_string_value(json_object_get(ev, "event"));
-        int rc = 1;
-        if (strcmp(name, "SHM_MIGRATE_PRECOPY_DONE") == 0) {
-            t->precopy_done = now;
-        } else if (strcmp(name, "STOP") == 0) {
-            t->stop_seen = now;
-        } else if (strcmp(name, "SHM_MIGRATE_IMAGE_COMPLETE") == 0) {
-            t->image_complete = now;
-            if (!t->precopy_done)
-                t->precopy_done = now;
-            rc = 0;
-        } else {
-            snprintf(err, errlen, "switchover failed on the source: %s", event_error(ev));
-            rc = -1;
-        }
-        json_decref(ev);
-        if (rc <= 0)
-            return rc;
-    }
-}
-
 /* migrate-incoming-shm's arguments for this run. */
 static json_t *incoming_args(const struct control_opts *o)
 {
@@ -170,10 +139,136 @@ static json_t *incoming_args(const struct control_opts *o)
     return args;
 }
 
+/* One of the source's events after the switchover request, noted when it arrived:
+ * 1 go on, 0 the image is complete, -1 the switchover failed (err). */
+static int source_event(json_t *ev, struct shm_times *t, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(ev, "event"));
+    double now = qmp_event_received_ms(ev);
+    if (strcmp(name, "SHM_MIGRATE_PRECOPY_DONE") == 0) {
+        t->precopy_done = now;
+    } else if (strcmp(name, "STOP") == 0) {
+        t->stop_seen = now;
+    } else if (strcmp(name, "SHM_MIGRATE_IMAGE_COMPLETE") == 0) {
+        t->image_complete = now;
+        if (!t->precopy_done)
+            t->precopy_done = now;
+        return 0;
+    } else if (strcmp(name, "SHM_MIGRATE_FAILED") == 0) {
+        snprintf(err, errlen, "switchover failed on the source: %s", event_error(ev));
+        return -1;
+    }
+    return 1;
+}
+
+/* One of the destination's events while it loads: 1 go on, 0 loaded and running,
+ * -1 it failed or did not resume the guest (err). */
+static int destination_event(json_t *ev, struct shm_times *t, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(ev, "event"));
+    double now = qmp_event_received_ms(ev);
+    if (strcmp(name, "RESUME") == 0) {
+        t->resume_seen = now;
+        return 1;
+    }
+    if (strcmp(name, "SHM_MIGRATE_FAILED") == 0) {
+        snprintf(err, errlen, "the destination failed to load the image: %s", event_error(ev));
+        return -1;
+    }
+    if (strcmp(name, "SHM_MIGRATE_LOADED") != 0)
+        return 1;
+    if (!json_is_true(json_object_get(json_object_get(ev, "data"), "running"))) {
+        snprintf(err, errlen, "the destination loaded the image but did not resume the guest");
+        return -1;
+    }
+    t->resumed = now;
+    return 0;
+}
+
+static const char *const source_events[] = { "SHM_MIGRATE_PRECOPY_DONE", "SHM_MIGRATE_IMAGE_COMPLETE",
+                                              "SHM_MIGRATE_FAILED", "STOP", NULL };
+static const char *const destination_events[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", "RESUME", NULL };
+
+/* After the switchover request: wait for the source's events, noting when each arrives
+ * (blocking on the QMP socket, so the handoff to dst starts the moment the image is
+ * complete). */
+static int until_image_complete(struct qmp *src, const struct control_opts *o, struct shm_times *t, char *err,
+                                size_t errlen)
+{
+    for (;;) {
+        char why[256];
+        json_t *ev = qmp_wait_event(src, source_events, left_ms(o, t->switchover), why, sizeof(why));
+        if (!ev) {
+            snprintf(err, errlen, "the image was not complete %u s after the switchover request (%s)",
+                     o->timeout_s, why);
+            return -1;
+        }
+        int rc = source_event(ev, t, err, errlen);
+        json_decref(ev);
+        if (rc <= 0)
+            return rc;
+    }
+}
+
+/* The destination waits for the image (dst-wait): it checks the syncing image and maps
+ * it (pool) now, before the switchover is requested, and loads the moment the source
+ * marks it complete; no command crosses the network in the downtime. */
+static int stage_destination(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err,
+                             size_t errlen)
+{
+    json_t *args = incoming_args(o);
+    json_object_set_new(args, "wait-ms", json_integer((json_int_t)o->timeout_s * 1000));
+    t->incoming = now_ms();
+    json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, err, errlen);
+    json_decref(args);
+    json_decref(r);
+    return r ? 0 : -1;
+}
+
+/* dst-wait, after the switchover request: both hosts' events as they arrive, until the
+ * destination runs the guest. A destination that fails still lets the source finish
+ * (its image complete), so that the caller can resume it. */
+static int until_loaded(struct qmp *src, struct qmp *dst, const struct control_opts *o, struct shm_times *t,
+                        char *err, size_t errlen)
+{
+    static const char *const names[] = { "SHM_MIGRATE_PRECOPY_DONE", "SHM_MIGRATE_IMAGE_COMPLETE",
+                                         "SHM_MIGRATE_FAILED", "STOP", "SHM_MIGRATE_LOADED", "RESUME", NULL };
+    struct qmp *const qs[2] = { src, dst };
+    bool source_done = false, dst_failed = false;
+    for (;;) {
+        char why[256];
+        int which = -1, rc;
+        json_t *ev = qmp_wait_event_any(qs, 2, names, left_ms(o, t->switchover), &which, why, sizeof(why));
+        if (!ev) {
+            if (!dst_failed)
+                snprintf(err, errlen, "%s %u s after the switchover request (%s)",
+                         which == 0 ? "the source was lost" : which == 1 ? "the destination was lost"
+                                                                         : "the guest did not run on dst",
+                         o->timeout_s, why);
+            return -1;
+        }
+        const char *name = json_string_value(json_object_get(ev, "event"));
+        if (which == 0) {
+            rc = strcmp(name, "RESUME") == 0 || strcmp(name, "SHM_MIGRATE_LOADED") == 0 ? 1
+                                                                                        : source_event(ev, t, err, errlen);
+            source_done = rc <= 0;
+            if (rc < 0)
+                dst_failed = true;   /* nothing for the destination to load */
+        } else {
+            rc = destination_event(ev, t, dst_failed ? why : err, dst_failed ? sizeof(why) : errlen);
+            dst_failed = dst_failed || rc < 0;
+        }
+        json_decref(ev);
+        if (which == 1 && rc == 0)
+            return 0;
+        if (dst_failed && source_done)
+            return -1;
+    }
+}
+
 /* Start the destination from the image and wait for its SHM_MIGRATE_LOADED (running). */
 static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
 {
-    static const char *const names[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", "RESUME", NULL };
     t->incoming = now_ms();
     json_t *args = incoming_args(o);
     json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, err, errlen);
@@ -186,32 +281,19 @@ static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_ti
         say("fault point: the destination is killed while it loads the image");
         fault_point(t->start);
     }
-    char why[256];
-    json_t *ev;
-    double now;
-    while ((ev = qmp_wait_event(dst, names, left_ms(o, t->incoming), why, sizeof(why))) &&
-           strcmp(json_string_value(json_object_get(ev, "event")), "RESUME") == 0) {
-        t->resume_seen = qmp_event_received_ms(ev);
+    for (;;) {
+        char why[256];
+        json_t *ev = qmp_wait_event(dst, destination_events, left_ms(o, t->incoming), why, sizeof(why));
+        if (!ev) {
+            snprintf(err, errlen, "the destination did not load the image within %u s of migrate-incoming-shm (%s)",
+                     o->timeout_s, why);
+            return -1;
+        }
+        int rc = destination_event(ev, t, err, errlen);
         json_decref(ev);
+        if (rc <= 0)
+            return rc;
     }
-    now = ev ? qmp_event_received_ms(ev) : now_ms();
-    if (!ev) {
-        snprintf(err, errlen, "the destination did not load the image within %u s of migrate-incoming-shm (%s)",
-                 o->timeout_s, why);
-        return -1;
-    }
-    int rc = 0;
-    if (strcmp(json_string_value(json_object_get(ev, "event")), "SHM_MIGRATE_FAILED") == 0) {
-        snprintf(err, errlen, "the destination failed to load the image: %s", event_error(ev));
-        rc = -1;
-    } else if (!json_is_true(json_object_get(json_object_get(ev, "data"), "running"))) {
-        snprintf(err, errlen, "the destination loaded the image but did not resume the guest");
-        rc = -1;
-    } else {
-        t->resumed = now;
-    }
-    json_decref(ev);
-    return rc;
 }
 
 /* After the resume: with dst-ram promote, wait until every page is local (the
@@ -320,7 +402,9 @@ static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *d
                           "total_time_ms", (json_int_t)(t->resumed ? t->resumed - t->switchover : 0),
                           "downtime_ms", (json_int_t)(t->resumed && t->precopy_done ? t->resumed - t->precopy_done : 0),
                           "transferred_bytes", (json_int_t)0, "postcopy_started", 0);
-    if (t->resumed)
+    if (t->resumed && t->incoming < t->image_complete)   /* dst-wait: from the image complete */
+        json_object_set_new(r, "load_ms", json_real(t->resumed - t->image_complete));
+    else if (t->resumed)
         json_object_set_new(r, "load_ms", json_real(t->resumed - t->incoming));
     if (t->image_complete)
         json_object_set_new(r, "image_complete_ms", json_real(t->image_complete - t->switchover));
@@ -375,15 +459,20 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
         goto out;
     }
     json_array_clear(src.events);
+    bool wait = dst_waits(o);
+    if (wait && stage_destination(&dst, o, &t, err, errlen))
+        goto out;
     t.switchover = now_ms();
-    say("switchover requested");
+    say("switchover requested%s", wait ? " (the destination waits for the image)" : "");
     r = qmp_execute(&src, "shm-migrate-switchover", NULL, 10, err, errlen);
     if (!r)
         goto out;
     json_decref(r);
-    if (until_image_complete(&src, o, &t, why, sizeof(why)) == 0 &&
-        (!fault_is(o, "image-header") && !fault_is(o, "image-devstate") ? 0 : corrupt_image(o, why, sizeof(why))) == 0 &&
-        incoming(&dst, o, &t, why, sizeof(why)) == 0)
+    if (wait ? until_loaded(&src, &dst, o, &t, why, sizeof(why)) == 0
+             : until_image_complete(&src, o, &t, why, sizeof(why)) == 0 &&
+                   (!fault_is(o, "image-header") && !fault_is(o, "image-devstate") ? 0
+                                                                                 : corrupt_image(o, why, sizeof(why))) == 0 &&
+                   incoming(&dst, o, &t, why, sizeof(why)) == 0)
         say("destination running: precopy done %.0f ms, image complete %.0f ms, resumed %.0f ms after the request",
             t.precopy_done - t.switchover, t.image_complete - t.switchover, t.resumed - t.switchover);
     else
@@ -403,7 +492,8 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
     json_object_set_new(result, "dst_ram", json_string(o->dst_ram));
     if (o->run_id)
         json_object_set_new(result, "run_id", json_string(o->run_id));
-    if (t.image_complete && t.incoming)
+    json_object_set_new(result, "dst_wait", json_boolean(wait));
+    if (t.image_complete && t.incoming && !wait)
         json_object_set_new(result, "handoff_ms", json_real(t.incoming - t.image_complete));
     if (t.stop_seen && t.resume_seen)
         json_object_set_new(result, "stop_to_running_ms", json_real(t.resume_seen - t.stop_seen));
