@@ -105,6 +105,46 @@ static void wait_event_finds_kept_and_new_events(void **state)
     close(server);
 }
 
+/* qmp_wait_event_any: the event of whichever connection has it, with *which; an event
+ * that is not waited for is still read (and stamped) as it arrives; a closed connection
+ * is reported with its index; nothing -> NULL, *which -1, after the timeout. */
+static void wait_event_any_reads_both_connections(void **state)
+{
+    (void)state;
+    struct qmp a, b;
+    char err[256];
+    json_t *caps;
+    int sa = connect_pair(&a, 0, &caps);
+    json_decref(caps);
+    int sb = connect_pair(&b, 0, &caps);
+    json_decref(caps);
+    struct qmp *const qs[2] = { &a, &b };
+    static const char *const loaded[] = { "SHM_MIGRATE_LOADED", NULL };
+    int which = 7;
+
+    put(sa, "{\"event\": \"STOP\"}\n");
+    put(sb, "{\"event\": \"SHM_MIGRATE_LOADED\", \"data\": {\"running\": true}}\n");
+    json_t *ev = qmp_wait_event_any(qs, 2, loaded, 5000, &which, err, sizeof(err));
+    assert_non_null(ev);
+    assert_int_equal(which, 1);
+    assert_true(qmp_event_received_ms(ev) > 0);
+    json_decref(ev);
+
+    assert_null(qmp_wait_event_any(qs, 2, loaded, 200, &which, err, sizeof(err)));
+    assert_int_equal(which, -1);
+    assert_non_null(strstr(err, "timed out"));
+    assert_int_equal(json_array_size(a.events), 1);          /* STOP was read, and kept */
+    assert_true(qmp_event_received_ms(json_array_get(a.events, 0)) > 0);
+
+    close(sa);
+    assert_null(qmp_wait_event_any(qs, 2, loaded, 5000, &which, err, sizeof(err)));
+    assert_int_equal(which, 0);
+    assert_non_null(strstr(err, "closed"));
+    qmp_close(&a);
+    qmp_close(&b);
+    close(sb);
+}
+
 static void oob_is_negotiated_when_asked(void **state)
 {
     (void)state;
@@ -167,6 +207,7 @@ int main(void)
         cmocka_unit_test(getfd_passes_the_fd),
         cmocka_unit_test(ids_match_replies),
         cmocka_unit_test(wait_event_finds_kept_and_new_events),
+        cmocka_unit_test(wait_event_any_reads_both_connections),
         cmocka_unit_test(oob_is_negotiated_when_asked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
