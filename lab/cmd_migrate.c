@@ -24,7 +24,7 @@ extern char **environ;
 void usage_migrate(void)
 {
     printf("usage: fmlab migrate --mode precopy|postcopy|shm [--load redis|memory|idle] [--repeat N]\n"
-           "                     [--fault dst-kill|link-down|src-kill-after-switch|src-kill-sync|\n"
+           "                     [--fault dst-kill|dst-kill-wait|link-down|src-kill-after-switch|src-kill-sync|\n"
            "                              image-header|image-devstate] [--expect STATUS]\n"
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
@@ -125,10 +125,10 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         return -1;
     }
     bool shm = strcmp(o->mode, "shm") == 0;
-    if (o->fault && !one_of(o->fault, shm ? "dst-kill|src-kill-sync|image-header|image-devstate"
+    if (o->fault && !one_of(o->fault, shm ? "dst-kill|dst-kill-wait|src-kill-sync|image-header|image-devstate"
                                           : "dst-kill|link-down|src-kill-after-switch")) {
         fprintf(stderr, "fmlab migrate: --fault must be %s with --mode %s, not '%s'\n",
-                shm ? "dst-kill, src-kill-sync, image-header or image-devstate"
+                shm ? "dst-kill, dst-kill-wait, src-kill-sync, image-header or image-devstate"
                     : "dst-kill, link-down or src-kill-after-switch", o->mode, o->fault);
         return -1;
     }

@@ -183,7 +183,7 @@ static void inject(struct run_ctx *c)
 
     printf("[migrate] fault: %s\n", f);
     fflush(stdout);
-    if (strcmp(f, "dst-kill") == 0)
+    if (strcmp(f, "dst-kill") == 0 || strcmp(f, "dst-kill-wait") == 0)
         host_run(c->cfg, c->to->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
     else if (strcmp(f, "src-kill-after-switch") == 0 || strcmp(f, "src-kill-sync") == 0)
         host_run(c->cfg, c->from->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);

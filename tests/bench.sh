@@ -60,19 +60,22 @@ spread() {
     echo "$(fmt "$1" "$4") ($(fmt "$2" "$4")-$(fmt "$3" "$4"))"
 }
 
-# Same guest, same load. Each repeat: precopy, postcopy, then the shm destination modes;
-# every shm run but the last starts from a guest in the source's DRAM (precopy and
-# postcopy move it there), the last ("pool, in place") migrates the guest that the pool
-# run left running from the image, through the same image. Every shm run keeps the load
-# OBSERVE_S seconds after the resume to measure the destination's throughput.
+# Same guest, same load. Each repeat alternates direction and starts every shm run but
+# the last from a guest in the source's DRAM: precopy; shm pool with the destination
+# told after "image complete" (SHM_DST_WAIT=off); postcopy (back into DRAM); shm copy,
+# promote and pool with the destination waiting for the image (SHM_DST_WAIT=on); then
+# "pool, in place" migrates the guest that the pool run left running from the image,
+# through the same image. Every shm run keeps the load OBSERVE_S seconds after the resume
+# to measure the destination's throughput.
 observe=10
 for _ in $(seq "$repeat"); do
     run precopy --mode precopy --load redis
+    run shm-pool-nowait --mode shm --load redis --dst-ram pool --dst-wait off --observe $observe
     run postcopy --mode postcopy --load redis
-    run shm-copy --mode shm --load redis --dst-ram copy --observe $observe
-    run shm-promote --mode shm --load redis --dst-ram promote --observe $observe
-    run shm-pool --mode shm --load redis --dst-ram pool --observe $observe
-    run shm-pool-inplace --mode shm --load redis --dst-ram pool --observe $observe
+    run shm-copy --mode shm --load redis --dst-ram copy --dst-wait on --observe $observe
+    run shm-promote --mode shm --load redis --dst-ram promote --dst-wait on --observe $observe
+    run shm-pool --mode shm --load redis --dst-ram pool --dst-wait on --observe $observe
+    run shm-pool-inplace --mode shm --load redis --dst-ram pool --dst-wait on --observe $observe
 done
 
 period=$($fmlab config get SHM_PERIOD_US)
@@ -81,17 +84,19 @@ period=$($fmlab config get SHM_PERIOD_US)
 run reset-to-dram --mode precopy --load redis
 for p in 500000 100000; do
     for t in fmsync stock; do
-        run "shm-$p-$t" --mode shm --load redis --period-us "$p" --dirty-tracking "$t" --dst-ram copy
+        run "shm-$p-$t" --mode shm --load redis --period-us "$p" --dirty-tracking "$t" --dst-ram copy --dst-wait on
     done
 done
 
-modes="precopy postcopy shm-copy shm-promote shm-pool shm-pool-inplace"
+modes="precopy postcopy shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-inplace"
 {
     echo "## precopy vs postcopy vs shm: redis load, $($fmlab config get GUEST_MEM) guest, median (min-max) of $repeat"
     echo
     echo "shm: fmsync tracking, ${period} us period, destination RAM copy / promote (cap"
     echo "$($fmlab config get SHM_PROMOTE_BANDWIDTH) B/s) / pool; 'pool, in place' migrates the guest"
-    echo "that runs from the image. Stop to running: from the source's STOP event to the"
+    echo "that runs from the image; 'pool, no wait': the destination is given the image only"
+    echo "after the source's 'image complete' (the others get it before the switchover and"
+    echo "wait on it). Stop to running: from the source's STOP event to the"
     echo "destination's RESUME event, both timed as they reach backup: the same yardstick for"
     echo "every mode, and the downtime the ratios below use. QEMU downtime: as each mechanism"
     echo "reports it: precopy and postcopy from the source's stop until it sent the last byte"
@@ -115,24 +120,27 @@ modes="precopy postcopy shm-copy shm-promote shm-pool shm-pool-inplace"
     pre=$(median '.stop_to_running_ms // null' precopy)
     echo
     echo "Stop to running against precopy's (median over median):"
-    for m in postcopy shm-copy shm-promote shm-pool shm-pool-inplace; do
+    for m in postcopy shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-inplace; do
         d=$(median '.stop_to_running_ms // null' $m)
         [ "$d" != null ] && [ "$pre" != null ] && echo "- $m: $(jq -n "$d / $pre * 100 | round")% of precopy's ($(fmt "$d") ms vs $(fmt "$pre") ms)"
     done
     echo
     echo "### shm downtime, in parts (medians, ms)"
     echo
-    echo "Source: stop the VM, final pass (4 KiB), device state save, header; handoff: image"
-    echo "complete (event on backup) to migrate-incoming-shm; destination: RAM (copy, map or"
-    echo "register), device state load, resume, as QEMU measures them."
+    echo "Source: stop the VM, final pass (4 KiB), device state save, header; handoff (no"
+    echo "wait only): image complete (event on backup) to migrate-incoming-shm; destination:"
+    echo "RAM (copy, map or register; a waiting pool destination mapped it before), device"
+    echo "state load, resume (block devices, VM start), and the whole load from the command"
+    echo "(no wait) or from the moment it saw the image complete (wait), as QEMU measures them."
     echo
-    echo "| mode | vm stop | final pass | device state | header | src downtime | handoff | dst RAM | dst device state | dst load | RAM in place at src MiB | mapped MiB | copied MiB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for m in shm-copy shm-promote shm-pool shm-pool-inplace; do
+    echo "| mode | vm stop | final pass | device state | header | src downtime | handoff | dst RAM | dst device state | dst resume | dst load | RAM in place at src MiB | mapped MiB | copied MiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for m in shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-inplace; do
         echo "| $m | $(fmt "$(median '.shm.source["stop-us"] / 1000' $m)" 1) | $(fmt "$(median '.shm.source["final-copy-us"] / 1000' $m)" 1)" \
              "| $(fmt "$(median '.shm.source["device-state-us"] / 1000' $m)" 1) | $(fmt "$(median '.shm.source["msync-us"] / 1000' $m)" 1)" \
              "| $(fmt "$(median '.shm.source["downtime-us"] / 1000' $m)" 1) | $(fmt "$(median '.handoff_ms // null' $m)" 1)" \
              "| $(fmt "$(median '.shm.destination["ram-load-us"] / 1000' $m)" 1) | $(fmt "$(median '.shm.destination["device-load-us"] / 1000' $m)" 1)" \
+             "| $(fmt "$(median '(.shm.destination["resume-us"] // null) | if . then . / 1000 else null end' $m)" 1)" \
              "| $(fmt "$(median '.shm.destination["load-us"] / 1000' $m)" 1)" \
              "| $(fmt "$(median '(.shm.source["ram-in-place"] // 0) / 1048576' $m)")" \
              "| $(fmt "$(median '(.shm.destination["ram-mapped"] // 0) / 1048576' $m)")" \

@@ -157,6 +157,8 @@ dst_ram_checks() {   # NAME MODE: the destination's RAM went where MODE says
                and (.shm.destination[\"pages-faulted\"] + .shm.destination[\"pages-background\"]) * 4096 >= $guest_bytes" ;;
     esac
     jqcheck "$result" "$1: the image is of this run (run id recorded)" '.run_id | test("^[0-9a-f-]{36}$")'
+    jqcheck "$result" "$1: the destination waited for the image (given it before the switchover)" \
+        '.dst_wait == true and .shm.destination["wait-us"] > 0'
 }
 if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
     # The three destination RAM modes, each in both directions (src->dst, dst->src).
@@ -186,6 +188,18 @@ if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
     jqcheck "$result" "shm-dst-kill: failed, fault during the load, source resumed, guest on its source" \
         '.status == "failed" and .fault_point_ms > 0 and .source_resumed == true
          and .oracles.liveness.source_status == "running" and .oracles.liveness.destination_status != "running"'
+    # The destination dies while it waits for the image (before the switchover): the
+    # source completes the image, nobody takes it, the source is resumed.
+    migrate "shm-dst-kill-wait" --mode shm --load redis --dst-ram pool --fault dst-kill-wait
+    common_checks shm-dst-kill-wait
+    jqcheck "$result" "shm-dst-kill-wait: failed, destination lost while waiting, source resumed, guest on its source" \
+        '.status == "failed" and (.error_desc | test("destination was lost")) and .source_resumed == true
+         and .oracles.liveness.source_status == "running" and .oracles.liveness.destination_status != "running"'
+    # The same hop with the destination told only after "image complete" (SHM_DST_WAIT=off).
+    migrate "shm-pool-nowait" --mode shm --load redis --dst-ram pool --dst-wait off
+    common_checks shm-pool-nowait
+    jqcheck "$result" "shm-pool-nowait: completed, the destination was told after the image was complete" \
+        '.status == "completed" and .dst_wait == false and .handoff_ms >= 0 and (.shm.destination["wait-us"] // 0) == 0'
     # The complete image is corrupted in the pool before the destination loads it.
     for what in header devstate; do
         migrate "shm-image-$what" --mode shm --load redis --fault "image-$what"

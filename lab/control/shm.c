@@ -11,7 +11,8 @@
  * STOP and the destination's RESUME. QEMU's own numbers (query-shm-migrate on both
  * sides: per-period dirty pages and copy time, final pass, load time) go in as well.
  *
- * Faults (--shm-fault): the fault points of dst-kill (the destination loading) and
+ * Faults (--shm-fault): the fault points of dst-kill (the destination loading),
+ * dst-kill-wait (the destination waiting for the image, before the switchover) and
  * src-kill-sync (the source writing through) are printed for L0 to act on; the image
  * corruptions (image-header, image-devstate) are done here, through backup's own view of
  * the pool. When the destination did not take the guest, the source is resumed.
@@ -225,6 +226,19 @@ static int stage_destination(struct qmp *dst, const struct control_opts *o, stru
     return r ? 0 : -1;
 }
 
+/* dst-kill-wait: the fault point, then wait until L0 has killed the waiting destination
+ * (its QMP connection closes), so that the switchover happens without it. */
+static void destination_killed(struct qmp *dst, const struct control_opts *o, struct shm_times *t)
+{
+    static const char *const none[] = { "FMLAB_NO_SUCH_EVENT", NULL };
+    char why[256];
+    t->fault = now_ms();
+    say("fault point: the destination is killed while it waits for the image");
+    fault_point(t->start);
+    json_decref(qmp_wait_event(dst, none, (int)o->timeout_s * 1000, why, sizeof(why)));
+    say("the destination is gone (%s)", why);
+}
+
 /* dst-wait, after the switchover request: both hosts' events as they arrive, until the
  * destination runs the guest. A destination that fails still lets the source finish
  * (its image complete), so that the caller can resume it. */
@@ -239,6 +253,12 @@ static int until_loaded(struct qmp *src, struct qmp *dst, const struct control_o
         char why[256];
         int which = -1, rc;
         json_t *ev = qmp_wait_event_any(qs, 2, names, left_ms(o, t->switchover), &which, why, sizeof(why));
+        if (!ev && which == 1 && !source_done) {
+            /* the destination is gone: the source still finishes, then can be resumed */
+            snprintf(err, errlen, "the destination was lost (%s)", why);
+            until_image_complete(src, o, t, why, sizeof(why));
+            return -1;
+        }
         if (!ev) {
             if (!dst_failed)
                 snprintf(err, errlen, "%s %u s after the switchover request (%s)",
@@ -462,6 +482,8 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
     bool wait = dst_waits(o);
     if (wait && stage_destination(&dst, o, &t, err, errlen))
         goto out;
+    if (fault_is(o, "dst-kill-wait"))
+        destination_killed(&dst, o, &t);
     t.switchover = now_ms();
     say("switchover requested%s", wait ? " (the destination waits for the image)" : "");
     r = qmp_execute(&src, "shm-migrate-switchover", NULL, 10, err, errlen);
