@@ -149,7 +149,9 @@ dst_ram_checks() {   # NAME MODE: the destination's RAM went where MODE says
     case $2 in
     pool) jqcheck "$result" "$1: dst-ram pool, guest RAM mapped in place from the image" \
               ".dst_ram == \"pool\" and .shm.destination[\"dst-ram\"] == \"pool\"
-               and .shm.destination[\"ram-mapped\"] >= $guest_bytes" ;;
+               and .shm.destination[\"ram-mapped\"] >= $guest_bytes"
+          jqcheck "$result" "$1: the waiting destination loaded the device state as the source wrote it" \
+              '.shm.destination["device-state-streamed"] == true' ;;
     copy) jqcheck "$result" "$1: dst-ram copy, guest RAM copied, nothing mapped" \
               '.dst_ram == "copy" and .shm.destination["dst-ram"] == "copy" and (.shm.destination["ram-mapped"] // 0) == 0' ;;
     promote) jqcheck "$result" "$1: dst-ram promote, every page local after the resume (faulted + background)" \
