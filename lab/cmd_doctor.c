@@ -8,6 +8,7 @@
 #include "accel.h"
 #include "config.h"
 #include "fmlab.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -48,16 +49,27 @@ void usage_doctor(void)
            "--quick skips the boot tests.\n");
 }
 
-/* First line of a command's output, "" if none. */
-static void first_line(const char *cmd, char *out, size_t len)
+/* First line of a program's output (argv, no shell), "" if none. */
+static void first_line(const char *const *argv, char *out, size_t len)
 {
-    FILE *p = popen(cmd, "r");
-    out[0] = '\0';
-    if (!p)
-        return;
-    if (fgets(out, (int)len, p))
-        out[strcspn(out, "\n")] = '\0';
-    pclose(p);
+    if (proc_capture(argv, out, len) < 0)
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+}
+
+/* A /proc/meminfo field in kB, 0 if absent. */
+static long meminfo_kb(const char *field)
+{
+    char line[256];
+    long kb = 0;
+    size_t n = strlen(field);
+    FILE *f = fopen("/proc/meminfo", "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
+    if (f)
+        fclose(f);
+    return kb;
 }
 
 static void check_commands(void)
@@ -66,10 +78,7 @@ static void check_commands(void)
                                         "mke2fs", "ip", "socat", "cc", "make", NULL };
     char missing[512] = "";
     for (int i = 0; cmds[i]; i++) {
-        char cmd[128], out[256];
-        snprintf(cmd, sizeof(cmd), "command -v %s", cmds[i]);
-        first_line(cmd, out, sizeof(out));
-        if (!out[0])
+        if (!proc_in_path(cmds[i]))
             snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s", cmds[i]);
     }
     if (missing[0])
@@ -93,9 +102,9 @@ static void check_packages(void)
         line[strcspn(line, "\n")] = '\0';
         if (!line[0] || line[0] == '#')
             continue;
-        char cmd[256], out[128];
-        snprintf(cmd, sizeof(cmd), "dpkg-query -W -f '${Status}' %s 2>/dev/null", line);
-        first_line(cmd, out, sizeof(out));
+        char out[128];
+        const char *argv[] = { "dpkg-query", "-W", "-f", "${Status}", line, NULL };
+        first_line(argv, out, sizeof(out));
         total++;
         if (strcmp(out, "install ok installed") != 0)
             snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), " %s", line);
@@ -124,9 +133,7 @@ static void check_disk(const struct config *cfg)
 
 static void check_memory(const struct config *cfg)
 {
-    char out[128];
-    first_line("awk '/MemAvailable/ {print $2}' /proc/meminfo", out, sizeof(out));
-    double avail = atof(out) / (1 << 20);
+    double avail = (double)meminfo_kb("MemAvailable") / (1 << 20);
     double need = 3.0 * (double)(config_get_size(cfg, "HOST_MEM") + config_get_size(cfg, "HOST_CXL_MEM")) /
                   (1u << 30);
     report(avail >= need ? PASS : WARN, "memory", "lower HOST_MEM / HOST_CXL_MEM in config.txt",
@@ -172,7 +179,7 @@ static void check_kvm(const struct config *cfg, const char *kernel, const char *
 
 static void check_accel(const struct config *cfg, bool quick)
 {
-    char kernel[4096], run[] = "/tmp/fmlab-doctor-XXXXXX", dir[4096], detail[512], cmd[128];
+    char kernel[4096], run[] = "/tmp/fmlab-doctor-XXXXXX", dir[4096], detail[512];
 
     snprintf(kernel, sizeof(kernel), "%s/images/guest/vmlinuz", config_get(cfg, "CACHE_DIR"));
     bool can_boot = !quick && access(kernel, R_OK) == 0 && mkdtemp(run);
@@ -182,8 +189,8 @@ static void check_accel(const struct config *cfg, bool quick)
     snprintf(dir, sizeof(dir), "%s/tcg", run);
     bool ok = accel_boots_kernel("tcg", kernel, dir, 120, detail, sizeof(detail));
     report(ok ? PASS : FAIL, "tcg", "check that qemu-system-x86 is installed and works", "%s", detail);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", run);
-    if (system(cmd) != 0)
+    const char *rm[] = { "rm", "-rf", run, NULL };
+    if (proc_run(rm) != 0)
         fprintf(stderr, "fmlab doctor: could not remove %s\n", run);
 }
 
@@ -193,7 +200,8 @@ static void check_l0_qemu(void)
     char out[256];
     int major = 0, minor = 0;
 
-    first_line("qemu-system-x86_64 --version 2>/dev/null", out, sizeof(out));
+    static const char *const version[] = { "qemu-system-x86_64", "--version", NULL };
+    first_line(version, out, sizeof(out));
     if (sscanf(out, "QEMU emulator version %d.%d", &major, &minor) != 2) {
         report(FAIL, "nested svm", "make deps", "no L0 QEMU (qemu-system-x86_64) found");
         return;
@@ -213,9 +221,7 @@ static void check_l0_qemu(void)
 
 static void check_hugepages(const struct config *cfg)
 {
-    char out[64];
-    first_line("awk '/HugePages_Total/ {print $2}' /proc/meminfo", out, sizeof(out));
-    long n = atol(out);
+    long n = meminfo_kb("HugePages_Total");
     bool dpdk = strcmp(config_get(cfg, "NET_MODE"), "ovs-dpdk") == 0;
     if (n > 0)
         report(PASS, "hugepages", NULL, "%ld reserved", n);
@@ -238,10 +244,10 @@ static void check_tun(void)
 
 static void check_netns(void)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "ip netns add fmlab-doctor-%d 2>/dev/null && ip netns del fmlab-doctor-%d",
-             (int)getpid(), (int)getpid());
-    if (system(cmd) == 0)
+    char name[64];
+    snprintf(name, sizeof(name), "fmlab-doctor-%d", (int)getpid());
+    const char *add[] = { "ip", "netns", "add", name, NULL }, *del[] = { "ip", "netns", "del", name, NULL };
+    if (proc_run(add) == 0 && proc_run(del) == 0)
         report(PASS, "ip netns", NULL, "created and removed a namespace");
     else
         report(FAIL, "ip netns", "install iproute2 and run as root", "cannot create a network namespace");

@@ -48,15 +48,6 @@ void usage_up(void)
            "guest afresh in src (after a migration that lost it, e.g. a broken postcopy).\n");
 }
 
-static int run(const char *what, const char *cmd, char *err, size_t errlen)
-{
-    int rc = system(cmd);
-    if (rc == 0)
-        return 0;
-    snprintf(err, errlen, "%s failed (exit %d): %.600s", what, WEXITSTATUS(rc), cmd);
-    return -1;
-}
-
 /* HOST_ACCEL=auto: KVM only if /dev/kvm boots a stock kernel (see accel.c). */
 static const char *choose_accel(const struct config *cfg)
 {
@@ -96,8 +87,7 @@ static int check_inputs(const struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "missing %.600s, the guest's kernel (build it: make kernel, or GUEST_KERNEL=debian)", path);
         return -1;
     }
-    snprintf(path, sizeof(path), "ip netns list | grep -qw '^%s'", LAB_NETNS);
-    if (system(path) == 0) {
+    if (lab_netns_exists()) {
         snprintf(err, errlen, "network namespace '%s' exists from an earlier lab: run fmlab down", LAB_NETNS);
         return -1;
     }
@@ -106,12 +96,15 @@ static int check_inputs(const struct config *cfg, char *err, size_t errlen)
 
 static int network_up(const struct config *cfg, char *err, size_t errlen)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "%s/netsetup/bridge.sh up %s %s %s/%s fmlab-src fmlab-dst fmlab-backup",
-             lab_repo_dir(), LAB_NETNS, LAB_BRIDGE, config_get(cfg, "L0_IP"),
-             config_get(cfg, "LAB_NET_PREFIX"));
-    if (run("network setup", cmd, err, errlen))
+    char script[PATH_MAX], addr[64];
+    snprintf(script, sizeof(script), "%s/netsetup/bridge.sh", lab_repo_dir());
+    snprintf(addr, sizeof(addr), "%s/%s", config_get(cfg, "L0_IP"), config_get(cfg, "LAB_NET_PREFIX"));
+    const char *argv[] = { script, "up", LAB_NETNS, LAB_BRIDGE, addr, "fmlab-src", "fmlab-dst", "fmlab-backup", NULL };
+    int rc = proc_run(argv);
+    if (rc != 0) {
+        snprintf(err, errlen, "network setup failed (%.1000s up, exit %d)", script, rc);
         return -1;
+    }
     printf("[lab] network: namespace %s, bridge %s (%s/%s), taps fmlab-src fmlab-dst fmlab-backup\n",
            LAB_NETNS, LAB_BRIDGE, config_get(cfg, "L0_IP"), config_get(cfg, "LAB_NET_PREFIX"));
     return 0;

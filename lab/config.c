@@ -146,6 +146,16 @@ static bool enum_has(const char *choices, const char *v)
     return false;
 }
 
+/* Paths and names reach QEMU's argv, ssh and the hosts' scripts: only characters no
+ * shell treats specially (a space is one of many). */
+static bool shell_safe(const char *v)
+{
+    for (; *v; v++)
+        if (!isalnum((unsigned char)*v) && !strchr("/._-+@%:,=", *v))
+            return false;
+    return true;
+}
+
 /* NULL when v is a valid value of k, else what was expected. */
 static const char *check_value(const struct config_key *k, const char *v)
 {
@@ -155,8 +165,12 @@ static const char *check_value(const struct config_key *k, const char *v)
     uint8_t mask[CPULIST_MAX / 8];
 
     switch (k->type) {
-    case CT_STRING: return *v ? NULL : "a non-empty value";
-    case CT_PATH: return *v && !strchr(v, ' ') ? NULL : "a path without spaces";
+    case CT_STRING:
+        return *v && shell_safe(v) ? NULL : "a non-empty value of letters, digits and / . _ - + @ % : , = only";
+    case CT_PATH:
+        return *v && shell_safe(v) ? NULL
+                                   : "a path of letters, digits and / . _ - + @ % : , = only (no spaces, "
+                                     "no ; & | $ ` ' \" < > * ? ~ ( ) or other characters a shell interprets)";
     case CT_IPV4: return parse_ipv4(v, &ip) ? NULL : "an IPv4 address like 10.10.1.1";
     case CT_PORT: return parse_port(v, &port) ? NULL : "a TCP port 1..65535";
     case CT_CPULIST: return parse_cpulist(v, mask) ? NULL : "a CPU list like 0,1,2 or 0-3";

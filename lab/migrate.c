@@ -210,6 +210,7 @@ static void control_line(struct run_ctx *c, char *line, json_t **result)
 static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
 {
     const char *argv[CONTROL_MAX_ARGS + 32];
+    static char quoted[CONTROL_MAX_ARGS][4 * 64 + 3];
     struct lab_ssh_paths paths;
     char dest[64];
     int fds[2], status = 0;
@@ -221,8 +222,11 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
     int n = ssh_prefix(c->cfg, "ssh", argv, &paths);
     snprintf(dest, sizeof(dest), "root@%s", config_get(c->cfg, "BACKUP_IP"));
     argv[n++] = dest, argv[n++] = CONTROL_PATH, argv[n++] = "migrate";
-    for (int i = 0; i < c->n_args; i++)
-        argv[n++] = c->args[i];
+    /* ssh joins what follows the host into one line for backup's shell: quote each */
+    for (int i = 0; i < c->n_args; i++) {
+        lab_shell_quote(c->args[i], quoted[i], sizeof(quoted[i]));   /* 64 bytes always fit */
+        argv[n++] = quoted[i];
+    }
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
     if (pipe(fds) < 0)
@@ -321,14 +325,11 @@ static void describe(struct run_ctx *c, json_t *r)
 /* Bytes through a host's tap at L0 since boot: rx = what the host sent, tx = what it got. */
 static int tap_bytes(const struct lab_host *h, json_int_t *sent, json_int_t *received)
 {
-    char cmd[128], buf[8192];
-    snprintf(cmd, sizeof(cmd), "ip -n %s -j -s link show dev fmlab-%s 2>/dev/null", LAB_NETNS, h->name);
-    FILE *p = popen(cmd, "r");
-    if (!p)
+    char tap[64], buf[8192];
+    snprintf(tap, sizeof(tap), "fmlab-%s", h->name);
+    const char *argv[] = { "ip", "-n", LAB_NETNS, "-j", "-s", "link", "show", "dev", tap, NULL };
+    if (proc_capture(argv, buf, sizeof(buf)) != 0)
         return -1;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, p);
-    pclose(p);
-    buf[n] = '\0';
     json_t *j = json_loads(buf, 0, NULL);
     json_t *stats = json_object_get(json_array_get(j, 0), "stats64");
     *sent = json_integer_value(json_object_get(json_object_get(stats, "rx"), "bytes"));

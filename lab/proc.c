@@ -5,8 +5,14 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -20,4 +26,60 @@ int proc_run(const char *const *argv)
         if (errno != EINTR)
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int proc_capture(const char *const *argv, char *out, size_t len)
+{
+    posix_spawn_file_actions_t fa;
+    int fds[2], status = 0, rc;
+    size_t used = 0;
+    pid_t pid;
+
+    out[0] = '\0';
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return -1;
+    }
+    for (;;) {
+        char sink[4096];
+        char *to = used + 1 < len ? out + used : sink;
+        size_t room = used + 1 < len ? len - 1 - used : sizeof(sink);
+        ssize_t n = read(fds[0], to, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (to != sink)
+            used += (size_t)n;
+    }
+    out[used] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool proc_in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[PATH_MAX];
+
+    for (const char *p = path ? path : "/usr/bin:/bin"; p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        if (n && snprintf(dir, sizeof(dir), "%.*s/%s", (int)n, p, name) < (int)sizeof(dir) &&
+            access(dir, X_OK) == 0)
+            return true;
+        p = colon ? colon + 1 : NULL;
+    }
+    return false;
 }

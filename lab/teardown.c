@@ -9,6 +9,7 @@
  */
 #include "teardown.h"
 #include "lab.h"
+#include "proc.h"
 #include "qmp.h"
 
 #include <dirent.h>
@@ -123,7 +124,7 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
 {
     pid_t pids[64];
     int failures = 0, n = lab_find_qemus(cfg, pids, 64);
-    char path[PATH_MAX], dir[PATH_MAX], cmd[PATH_MAX + 64];
+    char path[PATH_MAX], dir[PATH_MAX];
 
     for (int i = 0; i < n; i++) {
         run_dir_of(cfg, pids[i], dir, sizeof(dir));
@@ -140,10 +141,10 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
             unlink(path);
         }
     }
-    snprintf(cmd, sizeof(cmd), "ip netns list 2>/dev/null | grep -qw '^%s'", LAB_NETNS);
-    if (system(cmd) == 0) {
-        snprintf(cmd, sizeof(cmd), "%s/netsetup/bridge.sh down %s", lab_repo_dir(), LAB_NETNS);
-        if (system(cmd) == 0)
+    if (lab_netns_exists()) {
+        snprintf(path, sizeof(path), "%s/netsetup/bridge.sh", lab_repo_dir());
+        const char *argv[] = { path, "down", LAB_NETNS, NULL };
+        if (proc_run(argv) == 0)
             printf("down: removed network namespace %s (bridge %s and taps)\n", LAB_NETNS, LAB_BRIDGE);
         else
             failures++, fprintf(stderr, "down: could not remove network namespace %s\n", LAB_NETNS);

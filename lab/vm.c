@@ -276,10 +276,31 @@ void vm_stop(struct vm *vm)
 
 void vm_print_console_tail(const char *run_dir, int n, FILE *out)
 {
-    char p[PATH_MAX], cmd[PATH_MAX + 32];
+    char p[PATH_MAX], buf[65536];
     vm_path(run_dir, "console.log", p, sizeof(p));
-    snprintf(cmd, sizeof(cmd), "tail -n %d '%s'", n, p);
-    fflush(out);
-    if (system(cmd) != 0)
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || n <= 0) {
         fprintf(out, "(no console log at %s)\n", p);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    /* the last n lines of at most the file's last 64 KiB */
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+    ssize_t got = pread(fd, buf, sizeof(buf) - 1, from);
+    close(fd);
+    if (got < 0)
+        got = 0;
+    buf[got] = '\0';
+    const char *start = buf + got;
+    int lines = 0;
+    if (start > buf && start[-1] == '\n')
+        start--;
+    while (start > buf && lines < n)
+        if (*--start == '\n' && ++lines == n)
+            start++;
+    fputs(start, out);
+    if (got && buf[got - 1] != '\n')
+        fputc('\n', out);
 }

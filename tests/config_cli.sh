@@ -37,6 +37,11 @@ FMLAB_GUEST_MEM=1G $fmlab config show | grep -q '^GUEST_MEM *1G *env FMLAB_GUEST
 out=$(FMLAB_VM_IP=nope $fmlab config get VM_IP 2>&1); rc=$?
 [ $rc -ne 0 ] && [ "$out" = "environment: FMLAB_VM_IP: malformed value 'nope' (expected an IPv4 address like 10.10.1.1)" ] \
     && ok "a bad override is refused with its name" || notok "bad override: $out"
+# A path that a shell would run as a command: refused by config check, nothing runs.
+rm -f /tmp/fmlab-config-pwned
+out=$(FMLAB_SHARED_STORAGE='/tmp/x;touch /tmp/fmlab-config-pwned' $fmlab config check 2>&1); rc=$?
+[ $rc -ne 0 ] && [ ! -e /tmp/fmlab-config-pwned ] && echo "$out" | grep -q "FMLAB_SHARED_STORAGE: malformed value.*characters a shell interprets" \
+    && ok "a path with shell characters is refused by config check, with its name" || notok "hostile path: rc=$rc $out"
 out=$($fmlab config get NOPE 2>&1); rc=$?
 [ $rc -eq 2 ] && [ "$out" = "fmlab config get: unknown key 'NOPE'" ] && ok "get of an unknown key" || notok "get unknown: $out"
 out=$(FMLAB_CONFIG=/nonexistent $fmlab config check 2>&1); rc=$?

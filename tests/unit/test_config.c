@@ -180,6 +180,30 @@ static void env_overrides_file_and_is_validated(void **state)
         "environment: FMLAB_GUEST_MEM: malformed value 'lots' (expected a size like 512M, 16G or 1048576)");
 }
 
+/* A value that reaches a command line is refused when a shell would read more into it
+ * than a name: not only spaces. */
+static void hostile_paths_are_refused(void **state)
+{
+    (void)state;
+    static const char *const hostile[] = { "/tmp/x;id>/tmp/p", "/tmp/$(id)", "/tmp/`id`", "/tmp/a b",
+                                           "~/lab", "/tmp/*", "/tmp/a'b", "/tmp/a|b", "/tmp/a&b", NULL };
+    for (int i = 0; hostile[i]; i++) {
+        char env[256];
+        snprintf(env, sizeof(env), "FMLAB_SHARED_STORAGE=%s", hostile[i]);
+        char *envp[] = { env, NULL };
+        assert_int_equal(parse_with("", envp), 1);
+        assert_non_null(strstr(cfg.errors[0], "FMLAB_SHARED_STORAGE: malformed value"));
+        assert_non_null(strstr(cfg.errors[0], "characters a shell interprets"));
+        config_free(&cfg);
+    }
+    char *fine[] = { "FMLAB_SHARED_STORAGE=/srv/fm-lab_2/shared.v1", "FMLAB_HOST_CPU=qemu64,+svm", NULL };
+    assert_int_equal(parse_with("", fine), 0);
+    config_free(&cfg);
+    char *cpu[] = { "FMLAB_HOST_CPU=host;reboot", NULL };
+    assert_int_equal(parse_with("", cpu), 1);
+    assert_non_null(strstr(cfg.errors[0], "FMLAB_HOST_CPU: malformed value"));
+}
+
 static void three_errors_reported_together(void **state)
 {
     (void)state;
@@ -213,6 +237,7 @@ int main(void)
         cmocka_unit_test_teardown(address_off_the_lab_network, teardown),
         cmocka_unit_test_teardown(pool_too_small_for_the_guest_image, teardown),
         cmocka_unit_test_teardown(env_overrides_file_and_is_validated, teardown),
+        cmocka_unit_test_teardown(hostile_paths_are_refused, teardown),
         cmocka_unit_test_teardown(three_errors_reported_together, teardown),
         cmocka_unit_test_teardown(missing_file_is_one_clear_error, teardown),
     };
