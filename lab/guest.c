@@ -128,6 +128,18 @@ void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, 
     qmp_close(&q);
 }
 
+json_t *guest_query(const struct config *cfg, const char *host_ip, const char *command, int timeout_s)
+{
+    struct qmp q;
+    char err[256];
+
+    if (guest_qmp_open(cfg, host_ip, timeout_s, &q))
+        return NULL;
+    json_t *ret = qmp_execute(&q, command, NULL, timeout_s, err, sizeof(err));
+    qmp_close(&q);
+    return ret;
+}
+
 int guest_pause(const struct config *cfg, const char *host, bool pause, char *err, size_t errlen)
 {
     const struct lab_host *h = lab_find_host(host);

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "config.h"
 
 #define GUEST_PIDFILE "/run/fmlab-vm.pid"
@@ -21,6 +23,9 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
 /* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
  * "absent" when no QEMU answers there. */
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);
+/* The guest QEMU at host_ip answers a query (no arguments): its "return" (new
+ * reference), or NULL when it cannot be reached or refuses the command. */
+json_t *guest_query(const struct config *cfg, const char *host_ip, const char *command, int timeout_s);
 /* Pause (QMP stop) or resume (cont) the guest QEMU on host. 0, or -1 with err. */
 int guest_pause(const struct config *cfg, const char *host, bool pause, char *err, size_t errlen);
 /* The guest runs on host (src or dst): QMP there says running and every redis port

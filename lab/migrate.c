@@ -80,6 +80,7 @@ struct run_ctx {
     int n_args;
     bool args_overflow;   /* an argument did not fit: the run must not start */
     bool link_cut;
+    long control_pid;     /* fmlab-control's pid on backup, once it said so */
 };
 
 static void arg_s(struct run_ctx *c, const char *name, const char *value)
@@ -196,7 +197,9 @@ static void control_line(struct run_ctx *c, char *line, json_t **result)
 {
     json_error_t jerr;
 
-    if (strncmp(line, "fault-point", 11) == 0 && c->o->fault)
+    if (strncmp(line, "control-pid ", 12) == 0)
+        c->control_pid = strtol(line + 12, NULL, 10);
+    else if (strncmp(line, "fault-point", 11) == 0 && c->o->fault)
         inject(c);
     else if (strncmp(line, "fault-heal", 10) == 0 && c->link_cut) {
         printf("[migrate] fault healed: %s's link is up again\n", c->to->name);
@@ -204,6 +207,24 @@ static void control_line(struct run_ctx *c, char *line, json_t **result)
     }
     else if (strncmp(line, "result ", 7) == 0 && !*result)
         *result = json_loads(line + 7, 0, &jerr);
+}
+
+/* The run ends without its result (Ctrl-C, a deadline): the controller on backup must
+ * not go on driving QMP. Stopped by its pid, over ssh. */
+static void stop_controller(struct run_ctx *c)
+{
+    const char *argv[40];
+    struct lab_ssh_paths paths;
+    char dest[64], pid[32];
+
+    if (c->control_pid <= 1)
+        return;
+    int n = ssh_prefix(c->cfg, "ssh", argv, &paths);
+    snprintf(dest, sizeof(dest), "root@%s", config_get(c->cfg, "BACKUP_IP"));
+    snprintf(pid, sizeof(pid), "%ld", c->control_pid);
+    argv[n++] = dest, argv[n++] = "kill", argv[n++] = "-TERM", argv[n++] = pid, argv[n] = NULL;
+    printf("[migrate] stopping fmlab-control (pid %s) on backup: %s\n", pid,
+           proc_run(argv) == 0 ? "stopped" : "already gone");
 }
 
 /* Run fmlab-control on backup; returns its result object or NULL with err. */
@@ -248,11 +269,14 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
         struct pollfd p = { .fd = fds[0], .events = POLLIN };
         if (lab_interrupted) {
             kill(pid, SIGTERM);
-            snprintf(err, errlen, "[migrate] interrupted; the destination QEMU is stopped, the link restored");
+            stop_controller(c);
+            snprintf(err, errlen, "[migrate] interrupted: the controller stopped, the QEMU without the guest "
+                                  "stopped (if it is clear which), the link restored");
             break;
         }
         if (time(NULL) >= deadline) {
             kill(pid, SIGTERM);
+            stop_controller(c);
             snprintf(err, errlen, "[migrate] the controller on backup gave no result within %ld s", limit);
             break;
         }
@@ -367,21 +391,92 @@ static void net_report(const struct run_ctx *c, const struct net_snapshot *a, js
            (b.to_received - a->to_received) / 1048576.0);
 }
 
+/* A field of what the guest QEMU at ip answers to command ("" when it does not). */
+static void query_field(const struct config *cfg, const char *ip, const char *command, const char *field,
+                        char *out, size_t len)
+{
+    json_t *r = guest_query(cfg, ip, command, 5);
+    snprintf(out, len, "%s", json_string_value(json_object_get(r, field)) ?: "");
+    json_decref(r);
+}
+
+static bool one_of_list(const char *s, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+/* Still moving the guest, by QEMU's own migration or by shm: it finishes (or fails) by
+ * itself, and until then neither copy may be stopped. A source still syncing into the
+ * pool is cancelled: without a controller nobody would trigger its switchover. */
+static bool in_flight(const struct config *cfg, const char *ip, bool source)
+{
+    static const char *const moving[] = { "setup", "active", "device", "pre-switchover", "postcopy-active",
+                                          "postcopy-recover", "postcopy-recover-setup", "wait-unplug", NULL };
+    static const char *const shm_src[] = { "switchover", NULL }, *const shm_dst[] = { "waiting", "loading", NULL };
+    static const char *const syncing[] = { "setup", "first-copy", "syncing", NULL };
+    char mig[64], shm[64];
+    query_field(cfg, ip, "query-migrate", "status", mig, sizeof(mig));
+    query_field(cfg, ip, "query-shm-migrate", "phase", shm, sizeof(shm));
+    if (source && one_of_list(shm, syncing)) {
+        json_decref(guest_query(cfg, ip, "shm-migrate-cancel", 10));
+        return false;
+    }
+    return one_of_list(mig, moving) || one_of_list(shm, source ? shm_src : shm_dst);
+}
+
+/* Stop the QEMU that does not hold the guest, after asking both where it runs (never
+ * from what the run was expected to do): the source once it runs and moves nothing;
+ * the destination's source once the destination runs and neither moves anything; an
+ * incoming QEMU that never got the guest. Anything else keeps both. Returns the host
+ * whose QEMU was stopped, or NULL. */
+static const struct lab_host *stop_idle_copy(struct run_ctx *c)
+{
+    const char *ip_from = config_get(c->cfg, c->from->ip_key), *ip_to = config_get(c->cfg, c->to->ip_key);
+    time_t deadline = time(NULL) + opt_or_cfg(c->o->timeout_s, c->cfg, "MIGRATE_TIMEOUT");
+    const struct lab_host *stop = NULL;
+    char st_from[64], st_to[64];
+    bool from_moving, to_moving;
+
+    for (;;) {
+        from_moving = in_flight(c->cfg, ip_from, true);
+        to_moving = in_flight(c->cfg, ip_to, false);
+        guest_status(c->cfg, ip_from, 5, st_from, sizeof(st_from));
+        guest_status(c->cfg, ip_to, 5, st_to, sizeof(st_to));
+        bool from_runs = strcmp(st_from, "running") == 0, to_runs = strcmp(st_to, "running") == 0;
+        if (from_runs && !to_runs && !from_moving)
+            stop = c->to;
+        else if (to_runs && !from_runs && !from_moving && !to_moving)
+            stop = c->from;
+        else if (!from_runs && !to_runs && strcmp(st_to, "inmigrate") == 0 && !from_moving && !to_moving)
+            stop = c->to;   /* it never got the guest */
+        if (stop || (!from_moving && !to_moving) || time(NULL) >= deadline)
+            break;
+        sleep(1);
+    }
+    if (stop)
+        guest_stop(c->cfg, stop->name);
+    else
+        printf("[migrate] no QEMU stopped: where the guest runs is not clear (%s: %s%s, %s: %s%s)\n",
+               c->from->name, st_from, from_moving ? ", migrating" : "", c->to->name, st_to,
+               to_moving ? ", migrating" : "");
+    return stop;
+}
+
 /* After the run: keep the study's HMP view, stop the copy that must not run. */
 static void settle(struct run_ctx *c, json_t *r)
 {
     char out[4096];
-    bool moved = strcmp(json_string_value(json_object_get(r, "status")) ?: "", "completed") == 0;
-
     if (c->link_cut)
         set_link(c, "up");
-    const struct lab_host *old = moved ? c->from : c->to;
     if (guest_hmp(c->cfg, c->from->name, "info migrate", out, sizeof(out)) == 0)
         json_object_set_new(r, "hmp_info_migrate_source", json_string(out));
     if (strcmp(c->o->mode, "shm") == 0 && guest_hmp(c->cfg, c->from->name, "info shm_migrate", out, sizeof(out)) == 0)
         json_object_set_new(r, "hmp_info_shm_migrate_source", json_string(out));
-    guest_stop(c->cfg, old->name);
-    json_object_set_new(r, "stopped_after", json_string(old->name));
+    const struct lab_host *stopped = stop_idle_copy(c);
+    json_object_set_new(r, "stopped_after", json_string(stopped ? stopped->name : "none"));
 }
 
 json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, char *err, size_t errlen)
@@ -410,7 +505,7 @@ json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, cha
     if (!r) {
         if (c.link_cut)
             set_link(&c, "up");
-        guest_stop(cfg, c.to->name);
+        stop_idle_copy(&c);
         return NULL;
     }
     describe(&c, r);

@@ -225,6 +225,38 @@ else   # HOST_QEMU=debian was asked for: Debian's QEMU has no shm migration
     echo "ok - shm migration # SKIP HOST_QEMU=$($fmlab config get HOST_QEMU): the hosts run Debian's QEMU"
 fi
 
+# Ctrl-C on fmlab migrate, at different phases of each mode: the lab must end with
+# exactly one live guest (no QEMU is stopped before the lab knows where the guest runs,
+# and the controller on backup is stopped too), and a migration after it passes every
+# oracle. The phase hit is timing-dependent; what is checked holds for any.
+interrupted() {   # NAME DELAY_S ARGS...
+    local name=$1 delay=$2 log pid; shift 2
+    want "$name" || return 0
+    lab_up "$fmlab" || notok "$name: a lab with a running guest (fmlab up)"
+    log=$(mktemp)
+    echo "# $name: fmlab migrate $*, Ctrl-C (SIGINT) after $delay s"
+    setsid $fmlab migrate "$@" >"$log" 2>&1 &
+    pid=$!
+    sleep "$delay"
+    kill -INT -- -"$pid" 2>/dev/null
+    wait "$pid"
+    sed 's/^/#   /' "$log" | tail -n 6
+    rm -f "$log"
+    if $fmlab status --json | jq -e '.guest.state == "running" and .guest.other_host != "running"' >/dev/null
+    then ok "$name: after Ctrl-C exactly one live guest ($($fmlab status --json | jq -r .guest.host))"
+    else notok "$name: after Ctrl-C exactly one live guest ($($fmlab status --json | jq -c .guest))"; fi
+    [ -z "$($fmlab exec backup -- 'pgrep -x fmlab-control' 2>/dev/null)" ] \
+        && ok "$name: no fmlab-control left on backup" || notok "$name: no fmlab-control left on backup"
+    migrate "$name-after" --mode precopy --load redis
+    common_checks "$name-after"; completed_checks "$name-after"
+}
+interrupted int-precopy-iterating 4 --mode precopy --load redis
+interrupted int-postcopy-switched 12 --mode postcopy --load redis --postcopy-delay 2000
+if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
+    interrupted int-shm-syncing 16 --mode shm --load redis --write-through 20
+    interrupted int-shm-switchover 20 --mode shm --load redis --write-through 5
+fi
+
 # The memory oracle is not vacuous: a page made stale in the running guest is caught.
 if want memory-oracle-negative; then
 vm_ip=$($fmlab config get VM_IP); agent_port=$($fmlab config get AGENT_PORT)

@@ -219,6 +219,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    printf("control-pid %d\n", (int)getpid());   /* L0 stops this run by its pid */
     snprintf(cmd, sizeof(cmd), "mem start %u %u", o.mem_mib, o.mem_rate);
     if (agent_call(o.vm_ip, o.agent_port, cmd, reply, sizeof(reply), 60) != 0)
         return fail("the guest agent", reply[0] ? reply : "does not answer");
