@@ -186,6 +186,27 @@ static int destination_event(json_t *ev, struct shm_times *t, char *err, size_t 
     return 0;
 }
 
+/* The events of q named in names, each handed to handle until it says 0 (done) or -1
+ * (failed, err set); the run's timeout, counted from since, fails it: "WHAT within N s
+ * of SINCE_WHAT (why)". */
+static int follow(struct qmp *q, const char *const *names, int (*handle)(json_t *, struct shm_times *, char *, size_t),
+                  const struct control_opts *o, struct shm_times *t, double since, const char *what,
+                  const char *since_what, char *err, size_t errlen)
+{
+    for (;;) {
+        char why[256];
+        json_t *ev = qmp_wait_event(q, names, left_ms(o, since), why, sizeof(why));
+        if (!ev) {
+            snprintf(err, errlen, "%s within %u s of %s (%.100s)", what, o->timeout_s, since_what, why);
+            return -1;
+        }
+        int rc = handle(ev, t, err, errlen);
+        json_decref(ev);
+        if (rc <= 0)
+            return rc;
+    }
+}
+
 static const char *const source_events[] = { "SHM_MIGRATE_PRECOPY_DONE", "SHM_MIGRATE_IMAGE_COMPLETE",
                                               "SHM_MIGRATE_FAILED", "STOP", NULL };
 static const char *const destination_events[] = { "SHM_MIGRATE_LOADED", "SHM_MIGRATE_FAILED", "RESUME", NULL };
@@ -196,19 +217,8 @@ static const char *const destination_events[] = { "SHM_MIGRATE_LOADED", "SHM_MIG
 static int until_image_complete(struct qmp *src, const struct control_opts *o, struct shm_times *t, char *err,
                                 size_t errlen)
 {
-    for (;;) {
-        char why[256];
-        json_t *ev = qmp_wait_event(src, source_events, left_ms(o, t->switchover), why, sizeof(why));
-        if (!ev) {
-            snprintf(err, errlen, "the image was not complete %u s after the switchover request (%s)",
-                     o->timeout_s, why);
-            return -1;
-        }
-        int rc = source_event(ev, t, err, errlen);
-        json_decref(ev);
-        if (rc <= 0)
-            return rc;
-    }
+    return follow(src, source_events, source_event, o, t, t->switchover,
+                  "the image was not complete", "the switchover request", err, errlen);
 }
 
 /* The destination waits for the image (dst-wait): it checks the syncing image and maps
@@ -301,19 +311,8 @@ static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_ti
         say("fault point: the destination is killed while it loads the image");
         fault_point(t->start);
     }
-    for (;;) {
-        char why[256];
-        json_t *ev = qmp_wait_event(dst, destination_events, left_ms(o, t->incoming), why, sizeof(why));
-        if (!ev) {
-            snprintf(err, errlen, "the destination did not load the image within %u s of migrate-incoming-shm (%s)",
-                     o->timeout_s, why);
-            return -1;
-        }
-        int rc = destination_event(ev, t, err, errlen);
-        json_decref(ev);
-        if (rc <= 0)
-            return rc;
-    }
+    return follow(dst, destination_events, destination_event, o, t, t->incoming,
+                  "the destination did not load the image", "migrate-incoming-shm", err, errlen);
 }
 
 /* After the resume: with dst-ram promote, wait until every page is local (the
