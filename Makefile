@@ -37,7 +37,7 @@ CFG      = $$($(FMLAB) config get $(1))
 LAB_SRCS  := $(filter-out lab/main.c,$(wildcard lab/*.c))
 # fmlab-control, the control plane run on backup: static, so it runs in any host image.
 CONTROL   := $(B)/fmlab-control
-CONTROL_SRCS := $(wildcard lab/control/*.c) lab/qmp.c lab/sock.c
+CONTROL_SRCS := $(wildcard lab/control/*.c) lab/qmp.c lab/sock.c lab/alloc.c
 LAB_OBJS  := $(LAB_SRCS:lab/%.c=$(B)/lab/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -65,7 +65,7 @@ $(FMLAB): $(B)/lab/main.o $(B)/libfmlab.a
 
 # glibc warns that a static getaddrinfo needs its NSS libraries: the controller only
 # ever resolves numeric addresses, which glibc parses without them.
-$(CONTROL): $(CONTROL_SRCS) lab/control/control.h lab/qmp.h lab/sock.h
+$(CONTROL): $(CONTROL_SRCS) lab/control/control.h lab/qmp.h lab/sock.h lab/alloc.h
 	@mkdir -p $(@D)
 	@$(CC) $(CFLAGS) -static -pthread -o $@ $(CONTROL_SRCS) -ljansson -lhiredis 2>$@.log; rc=$$?; \
 	  grep -v -e "getaddrinfo' in statically linked" -e "_redisContextConnectTcp'" $@.log; \

@@ -4,6 +4,7 @@
  * ssh. Uses the same framed console protocol as the runner (console.c).
  */
 #include "console.h"
+#include "alloc.h"
 #include "host.h"
 #include "fmlab.h"
 #include "lab.h"
@@ -51,8 +52,8 @@ int cmd_exec(int argc, char **argv)
     }
     if (!timeout)
         timeout = (int)config_get_uint(&cfg, "CMD_TIMEOUT");
-    out = malloc(1 << 16);
-    int rc = out ? host_run(&cfg, host, cmd, timeout, out, 1 << 16, &status) : CONSOLE_ERROR;
+    out = xmalloc(1 << 16);
+    int rc = host_run(&cfg, host, cmd, timeout, out, 1 << 16, &status);
     config_free(&cfg);
     if (rc != CONSOLE_OK) {
         if (rc == CONSOLE_EOF)

@@ -5,6 +5,7 @@
  * reports median/min/max. Exit 0 only when every run passed.
  */
 #include "fmlab.h"
+#include "alloc.h"
 #include "lab.h"
 #include "migrate.h"
 #include "result.h"
@@ -240,7 +241,7 @@ int cmd_migrate(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    json_t **runs = calloc((size_t)repeat, sizeof(*runs));
+    json_t **runs = xcalloc((size_t)repeat, sizeof(*runs));
     int failed = 0;
     size_t done = 0;
     for (long i = 0; i < repeat && !lab_interrupted; i++) {

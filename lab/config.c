@@ -7,6 +7,7 @@
  * FMLAB_<KEY> override file values and are validated the same way.
  */
 #include "config.h"
+#include "alloc.h"
 #include "values.h"
 
 #include <ctype.h>
@@ -119,14 +120,9 @@ static void add_error(struct config *cfg, const char *fmt, ...)
     char *msg;
 
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    msg = xvasprintf(fmt, ap);
     va_end(ap);
-    char **grown = realloc(cfg->errors, (size_t)(cfg->n_errors + 1) * sizeof(*grown));
-    if (!grown || !msg) {
-        free(msg);
-        return;
-    }
+    char **grown = xrealloc(cfg->errors, (size_t)(cfg->n_errors + 1) * sizeof(*grown));
     cfg->errors = grown;
     cfg->errors[cfg->n_errors++] = msg;
 }
@@ -211,7 +207,7 @@ static char *trim(char *s)
 static void set_value(struct config_value *cv, const char *v, enum config_origin o, int line)
 {
     free(cv->value);
-    cv->value = strdup(v);
+    cv->value = xstrdup(v);
     cv->origin = o;
     cv->line = line;
 }
@@ -395,14 +391,9 @@ static void check_relations(struct config *cfg)
 int config_parse(struct config *cfg, const char *path, const char *text, char *const *envp)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->path = strdup(path);
-    cfg->values = calloc(N_KEYS, sizeof(*cfg->values));
-    char *copy = strdup(text);
-    if (!cfg->path || !cfg->values || !copy) {
-        free(copy);
-        add_error(cfg, "%s: out of memory", path);
-        return cfg->n_errors;
-    }
+    cfg->path = xstrdup(path);
+    cfg->values = xcalloc(N_KEYS, sizeof(*cfg->values));
+    char *copy = xstrdup(text);
     int lineno = 0;
     for (char *save = NULL, *line = copy; line; line = save) {
         save = strchr(line, '\n');
@@ -431,8 +422,8 @@ int config_load(struct config *cfg, const char *path, char *const *envp)
         config_parse(cfg, path, "", NULL);
         config_free(cfg);
         memset(cfg, 0, sizeof(*cfg));
-        cfg->path = strdup(path);
-        cfg->values = calloc(N_KEYS, sizeof(*cfg->values));
+        cfg->path = xstrdup(path);
+        cfg->values = xcalloc(N_KEYS, sizeof(*cfg->values));
         add_error(cfg, "%s: cannot read config file (%m); set FMLAB_CONFIG or run from the repository", path);
         return cfg->n_errors;
     }

@@ -13,6 +13,7 @@
  * address (image/rootfs-host/usr/local/sbin/fmlab-hostnet).
  */
 #include "host.h"
+#include "alloc.h"
 #include "proc.h"
 #include "tsc.h"
 #include "values.h"
@@ -31,8 +32,7 @@ static void extra(struct host_spec *hs, const char *fmt, ...)
     if (hs->n_extra >= HOST_MAX_EXTRA)
         return;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    s = xvasprintf(fmt, ap);
     va_end(ap);
     hs->extra_store[hs->n_extra] = s;
     hs->extra[hs->n_extra++] = s;

@@ -11,6 +11,7 @@
  * socket) and stops the copy that must not run, so the next run starts clean.
  */
 #include "migrate.h"
+#include "alloc.h"
 #include "proc.h"
 #include "guest.h"
 #include "host.h"
@@ -236,7 +237,7 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
     char dest[64];
     int fds[2], status = 0;
     size_t used = 0, cap = 1 << 20;
-    char *buf = malloc(cap);
+    char *buf = xmalloc(cap);
     json_t *result = NULL;
     pid_t pid;
 
@@ -283,7 +284,7 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
         if (poll(&p, 1, 1000) <= 0)
             continue;
         if (used + 1 == cap && cap < (64u << 20))
-            buf = realloc(buf, cap *= 2);
+            buf = xrealloc(buf, cap *= 2);
         ssize_t r = read(fds[0], buf + used, cap - 1 - used);
         if (r <= 0)
             break;

@@ -6,6 +6,7 @@
  * repeated runs to median/min/max.
  */
 #include "result.h"
+#include "alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,7 @@ json_t *result_repeat_summary(json_t *const *runs, size_t n)
         { "setup_time_ms", NULL }, { "dirty_sync_count", NULL }, { "max_gap_ms", "client" },
     };
     json_t *out = json_object();
-    double *v = calloc(n ? n : 1, sizeof(*v));
+    double *v = xcalloc(n ? n : 1, sizeof(*v));
     size_t passed = 0;
 
     for (size_t i = 0; i < n; i++)

@@ -7,6 +7,7 @@
  * progress lines, retrying hung boots, and stopping it (QMP quit, then signals).
  */
 #include "vm.h"
+#include "alloc.h"
 #include "values.h"
 
 #include <errno.h>
@@ -32,12 +33,11 @@ static void add(struct argv_builder *b, const char *fmt, ...)
     char *s;
 
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    s = xvasprintf(fmt, ap);
     va_end(ap);
     if (b->n + 2 > b->cap) {
         b->cap = b->cap ? b->cap * 2 : 64;
-        b->v = realloc(b->v, (size_t)b->cap * sizeof(*b->v));
+        b->v = xrealloc(b->v, (size_t)b->cap * sizeof(*b->v));
     }
     b->v[b->n++] = s;
     b->v[b->n] = NULL;

@@ -11,6 +11,7 @@
  * digest must equal the one taken before.
  */
 #include "control.h"
+#include "alloc.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -77,12 +78,10 @@ static void note_ok(struct load *l)
         size_t b = (size_t)((t - l->t0) / BUCKET_MS);
         if (b < MAX_BUCKETS && b >= l->n_buckets) {
             size_t n = b + 1 > 2 * l->n_buckets ? b + 1 : 2 * l->n_buckets;
-            uint32_t *grown = realloc(l->ok_per_bucket, n * sizeof(*grown));
-            if (grown) {
-                memset(grown + l->n_buckets, 0, (n - l->n_buckets) * sizeof(*grown));
-                l->ok_per_bucket = grown;
-                l->n_buckets = n;
-            }
+            uint32_t *grown = xrealloc(l->ok_per_bucket, n * sizeof(*grown));
+            memset(grown + l->n_buckets, 0, (n - l->n_buckets) * sizeof(*grown));
+            l->ok_per_bucket = grown;
+            l->n_buckets = n;
         }
         if (b < l->n_buckets)
             l->ok_per_bucket[b]++;
@@ -114,7 +113,7 @@ static bool one_request(struct load *l, redisContext *c)
         pthread_mutex_lock(&l->lock);
         if (l->next == l->cap) {
             l->cap = l->cap ? 2 * l->cap : 65536;
-            l->state = realloc(l->state, l->cap);
+            l->state = xrealloc(l->state, l->cap);
         }
         n = l->next++;
         l->state[n] = KEY_MAYBE;
@@ -210,7 +209,7 @@ struct load *load_start(const struct control_opts *o, char *err, size_t errlen)
         snprintf(err, errlen, "redis at %s:%u does not answer", o->vm_ip, o->redis_port);
         return NULL;
     }
-    struct load *l = calloc(1, sizeof(*l));
+    struct load *l = xcalloc(1, sizeof(*l));
     l->o = o;
     l->writes = strcmp(o->load, "redis") == 0;
     pthread_mutex_init(&l->lock, NULL);
