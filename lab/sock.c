@@ -5,25 +5,61 @@
  */
 #include "sock.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* One connect that gives up at the deadline (a peer that drops the SYN would otherwise
+ * hold a blocking connect for the kernel's two minutes). 0, or -1. */
+static int connect_until(int fd, const struct sockaddr *sa, socklen_t len, double deadline)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    int rc = connect(fd, sa, len);
+    if (rc < 0 && errno == EINPROGRESS) {
+        for (;;) {
+            double left = deadline - mono_ms();
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            int n = left > 0 ? poll(&p, 1, (int)left + 1) : 0;
+            if (n < 0 && errno == EINTR)
+                continue;
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
+            rc = n > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0 ? 0 : -1;
+            break;
+        }
+    }
+    if (rc == 0 && fcntl(fd, F_SETFL, flags) < 0)
+        rc = -1;
+    return rc;
+}
+
 int sock_connect_retry(int (*new_socket)(void *ctx), void *ctx, const struct sockaddr *sa,
                        socklen_t len, int timeout_s, int retry_ms)
 {
-    time_t deadline = time(NULL) + timeout_s;
+    double deadline = mono_ms() + timeout_s * 1000.0;
 
     for (;;) {
         int fd = new_socket(ctx);
         if (fd < 0)
             return -1;
-        if (connect(fd, sa, len) == 0)
+        if (connect_until(fd, sa, len, deadline) == 0)
             return fd;
         close(fd);
-        if (time(NULL) >= deadline)
+        if (mono_ms() + retry_ms >= deadline)
             return -1;
         usleep((useconds_t)retry_ms * 1000);
     }

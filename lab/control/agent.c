@@ -5,6 +5,7 @@
  * hold it while the guest migrates.
  */
 #include "control.h"
+#include "sock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,22 +16,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static int new_tcp_socket(void *ctx)
+{
+    (void)ctx;
+    return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
 int tcp_connect(const char *ip, unsigned port, int timeout_s)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
         return -1;
-    double deadline = now_ms() + timeout_s * 1000.0;
-    do {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-            return -1;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-            return fd;
-        close(fd);
-        usleep(200000);
-    } while (now_ms() < deadline);
-    return -1;
+    return sock_connect_retry(new_tcp_socket, NULL, (struct sockaddr *)&sa, sizeof(sa), timeout_s, 200);
 }
 
 int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s)
