@@ -125,23 +125,31 @@ int console_run(struct console *c, const char *cmd, int timeout_s, char *out, si
                 int *status)
 {
     char line[8192], begin[64], end[64];
-    unsigned n = ++c->seq;
+    /* Markers unique in this process and across consoles: the late end marker of a
+     * command that timed out cannot pass for another's */
+    static unsigned seq;
+    unsigned n = seq ? ++seq : (seq = (unsigned)getpid() * 4096u + 1);
     int rc;
 
     if (out && outlen)
         out[0] = '\0';
     /* The typed text never contains the markers themselves (printf builds them), so an
-     * echoing terminal cannot fake a match. */
-    snprintf(line, sizeof(line), "printf '\\n__FMB%%u__\\n' %u; %s; printf '\\n__FME%%u_%%d__\\n' %u $?\n",
-             n, cmd, n);
+     * echoing terminal cannot fake a match. A command that does not fit is refused, never
+     * cut. */
+    if ((size_t)snprintf(line, sizeof(line), "printf '\\n__FMB%%u__\\n' %u; %s; printf '\\n__FME%%u_%%d__\\n' %u $?\n",
+                         n, cmd, n) >= sizeof(line))
+        return CONSOLE_TOO_LONG;
     snprintf(begin, sizeof(begin), "__FMB%u__\r?\n", n);
     snprintf(end, sizeof(end), "__FME%u_([0-9]+)__", n);
     if ((rc = console_send(c, line)) != CONSOLE_OK)
         return rc;
     if ((rc = console_expect(c, begin, timeout_s)) != CONSOLE_OK)
         return rc;
-    if ((rc = console_expect(c, end, timeout_s)) != CONSOLE_OK)
+    if ((rc = console_expect(c, end, timeout_s)) != CONSOLE_OK) {
+        if (rc == CONSOLE_TIMEOUT)
+            console_send(c, "\003");   /* stop it: it must not read the next command */
         return rc;
+    }
     size_t len = (size_t)(exp_match - exp_buffer);
     while (len && (exp_buffer[len - 1] == '\n' || exp_buffer[len - 1] == '\r'))
         len--;
@@ -162,6 +170,7 @@ const char *console_strerror(int rc)
     case CONSOLE_OK: return "ok";
     case CONSOLE_TIMEOUT: return "timed out";
     case CONSOLE_EOF: return "console closed (QEMU exited?)";
+    case CONSOLE_TOO_LONG: return "command longer than the console takes (8 KiB)";
     default: return "console error";
     }
 }

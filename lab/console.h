@@ -7,10 +7,9 @@
 struct console {
     int fd;
     char name[32];      /* for messages: "guest", "src", ... */
-    unsigned seq;       /* command counter, makes output markers unique */
 };
 
-enum { CONSOLE_OK = 0, CONSOLE_TIMEOUT = -1, CONSOLE_EOF = -2, CONSOLE_ERROR = -3 };
+enum { CONSOLE_OK = 0, CONSOLE_TIMEOUT = -1, CONSOLE_EOF = -2, CONSOLE_ERROR = -3, CONSOLE_TOO_LONG = -4 };
 
 /* Connect to QEMU's console socket, retrying until timeout_s (QEMU may still be starting). */
 int console_open(struct console *c, const char *name, const char *sock_path, int timeout_s);
