@@ -29,8 +29,10 @@ static void extra(struct host_spec *hs, const char *fmt, ...)
     va_list ap;
     char *s;
 
-    if (hs->n_extra >= HOST_MAX_EXTRA)
+    if (hs->n_extra >= HOST_MAX_EXTRA) {
+        hs->extra_overflow = true;
         return;
+    }
     va_start(ap, fmt);
     s = xvasprintf(fmt, ap);
     va_end(ap);
@@ -131,6 +133,12 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
         /* a late PCI slot: the host's own disk (first -drive) is probed first, so it is
          * /dev/vda, the root of the fmsync kernel (no initrd to find it by label) */
         extra(hs, "-device"), extra(hs, "virtio-blk-pci,drive=guestdisk,serial=fmlab-guest,addr=0x10");
+    }
+    if (hs->extra_overflow) {
+        snprintf(err, errlen, "[%s] QEMU's arguments do not fit (more than %d extra): nothing started",
+                 h->name, HOST_MAX_EXTRA);
+        host_spec_free(hs);
+        return -1;
     }
     hs->vm = (struct vm_spec){
         .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,

@@ -22,6 +22,7 @@ struct host_spec {
     char *extra_store[HOST_MAX_EXTRA];
     const char *extra[HOST_MAX_EXTRA + 1];
     int n_extra;
+    bool extra_overflow;   /* an argument did not fit: the host must not start */
 };
 
 /* Fill hs for host h; accel is "kvm" or "tcg". Returns 0, or -1 with err naming what is
