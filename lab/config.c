@@ -343,10 +343,11 @@ static void check_sizes(struct config *cfg)
     uint32_t a, b;
     uint64_t prefix, pool, mem;
 
-    if (parse_uint(config_get(cfg, "LAB_NET_PREFIX"), &prefix) && (prefix < 8 || prefix > 30))
+    bool have_prefix = parse_uint(config_get(cfg, "LAB_NET_PREFIX"), &prefix);   /* else: malformed, said */
+    if (have_prefix && (prefix < 8 || prefix > 30))
         add_error(cfg, "%s: LAB_NET_PREFIX: %s is not a prefix length 8..30",
                   where(cfg, key_index("LAB_NET_PREFIX"), w, sizeof(w)), config_get(cfg, "LAB_NET_PREFIX"));
-    else if (parse_ipv4(config_get(cfg, "SRC_IP"), &a))
+    else if (have_prefix && parse_ipv4(config_get(cfg, "SRC_IP"), &a))
         for (int i = 0; ips[i]; i++) {
             uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
             if (parse_ipv4(config_get(cfg, ips[i]), &b) && (a & mask) != (b & mask))

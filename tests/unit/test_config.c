@@ -204,6 +204,15 @@ static void hostile_paths_are_refused(void **state)
     assert_non_null(strstr(cfg.errors[0], "FMLAB_HOST_CPU: malformed value"));
 }
 
+/* A prefix that does not parse is one error (malformed), not a network check on garbage. */
+static void unparsable_prefix_is_one_error(void **state)
+{
+    (void)state;
+    char *envp[] = { "FMLAB_LAB_NET_PREFIX=twenty", NULL };
+    assert_int_equal(parse_with("", envp), 1);
+    assert_non_null(strstr(cfg.errors[0], "FMLAB_LAB_NET_PREFIX: malformed value 'twenty'"));
+}
+
 static void three_errors_reported_together(void **state)
 {
     (void)state;
@@ -238,6 +247,7 @@ int main(void)
         cmocka_unit_test_teardown(pool_too_small_for_the_guest_image, teardown),
         cmocka_unit_test_teardown(env_overrides_file_and_is_validated, teardown),
         cmocka_unit_test_teardown(hostile_paths_are_refused, teardown),
+        cmocka_unit_test_teardown(unparsable_prefix_is_one_error, teardown),
         cmocka_unit_test_teardown(three_errors_reported_together, teardown),
         cmocka_unit_test_teardown(missing_file_is_one_clear_error, teardown),
     };
