@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -198,6 +199,21 @@ static int storage_up(const struct config *cfg, char *err, size_t errlen)
 {
     if (ssh_keys_up(cfg, err, errlen))
         return -1;
+    /* The pool is a sparse tmpfs file: hosts that touch a page tmpfs has no room for
+     * die of SIGBUS, so the room is checked before anything boots */
+    uint64_t want = config_get_size(cfg, "CXL_POOL_SIZE");
+    struct statvfs vfs;
+    char dir[] = LAB_POOL_PATH;
+    *strrchr(dir, '/') = '\0';
+    struct stat old;
+    uint64_t reusable = stat(LAB_POOL_PATH, &old) == 0 ? (uint64_t)old.st_blocks * 512 : 0;
+    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize + reusable < want) {
+        snprintf(err, errlen, "%s has %llu MiB free, the CXL pool needs CXL_POOL_SIZE=%s: free memory there or "
+                 "lower CXL_POOL_SIZE", dir,
+                 (unsigned long long)(((uint64_t)vfs.f_bavail * vfs.f_frsize + reusable) >> 20),
+                 config_get(cfg, "CXL_POOL_SIZE"));
+        return -1;
+    }
     int fd = open(LAB_POOL_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)config_get_size(cfg, "CXL_POOL_SIZE")) < 0) {
         snprintf(err, errlen, "cannot create the CXL pool %s: %s", LAB_POOL_PATH, strerror(errno));
