@@ -35,7 +35,9 @@ static int config_show(const struct config *cfg)
             snprintf(origin, sizeof(origin), "env FMLAB_%s", keys[i].name);
         else
             snprintf(origin, sizeof(origin), "default");
-        printf("%-22s %-28s %s\n", keys[i].name, v->value ? v->value : "(unset)", origin);
+        const char *why = keys[i].lab_ignores;
+        printf("%-22s %-28s %s%s%s%s\n", keys[i].name, v->value ? v->value : "(unset)", origin,
+               why ? "  [not used by the lab: " : "", why ? why : "", why ? "]" : "");
     }
     return 0;
 }

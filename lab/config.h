@@ -15,6 +15,7 @@ struct config_key {
     enum config_type type;
     const char *default_value;   /* NULL: required in the file */
     const char *choices;         /* CT_ENUM: "a|b|c" */
+    const char *lab_ignores;     /* the study's key the lab validates but does not use: why */
 };
 
 enum config_origin { CO_DEFAULT, CO_FILE, CO_ENV };
