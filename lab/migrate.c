@@ -251,12 +251,19 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
     }
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
     if (pipe(fds) < 0)
         return NULL;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    int rc = posix_spawnp(&pid, "ip", &fa, NULL, (char *const *)argv, environ);
+    /* its own process group: a Ctrl-C at the terminal reaches fmlab, which stops the run
+     * in order, not ssh, whose death would leave the controller running on backup */
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    int rc = posix_spawnp(&pid, "ip", &fa, &attr, (char *const *)argv, environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (rc != 0) {
@@ -270,14 +277,12 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
         struct pollfd p = { .fd = fds[0], .events = POLLIN };
         if (lab_interrupted) {
             kill(pid, SIGTERM);
-            stop_controller(c);
             snprintf(err, errlen, "[migrate] interrupted: the controller stopped, the QEMU without the guest "
                                   "stopped (if it is clear which), the link restored");
             break;
         }
         if (time(NULL) >= deadline) {
             kill(pid, SIGTERM);
-            stop_controller(c);
             snprintf(err, errlen, "[migrate] the controller on backup gave no result within %ld s", limit);
             break;
         }
@@ -307,6 +312,8 @@ static json_t *run_control(struct run_ctx *c, char *err, size_t errlen)
     if (!result && !err[0])
         snprintf(err, errlen, "[migrate] the controller on backup ended (exit %d) without a result",
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (!result)
+        stop_controller(c);   /* before anyone else talks to the QEMUs: QMP takes one client */
     return result;
 }
 

@@ -230,11 +230,11 @@ fi
 # and the controller on backup is stopped too), and a migration after it passes every
 # oracle. The phase hit is timing-dependent; what is checked holds for any.
 interrupted() {   # NAME DELAY_S ARGS...
-    local name=$1 delay=$2 log pid; shift 2
-    want "$name" || return 0
-    lab_up "$fmlab" || notok "$name: a lab with a running guest (fmlab up)"
+    local case=$1 delay=$2 log pid; shift 2
+    want "$case" || return 0
+    lab_up "$fmlab" || notok "$case: a lab with a running guest (fmlab up)"
     log=$(mktemp)
-    echo "# $name: fmlab migrate $*, Ctrl-C (SIGINT) after $delay s"
+    echo "# $case: fmlab migrate $*, Ctrl-C (SIGINT) after $delay s"
     setsid $fmlab migrate "$@" >"$log" 2>&1 &
     pid=$!
     sleep "$delay"
@@ -243,12 +243,12 @@ interrupted() {   # NAME DELAY_S ARGS...
     sed 's/^/#   /' "$log" | tail -n 6
     rm -f "$log"
     if $fmlab status --json | jq -e '.guest.state == "running" and .guest.other_host != "running"' >/dev/null
-    then ok "$name: after Ctrl-C exactly one live guest ($($fmlab status --json | jq -r .guest.host))"
-    else notok "$name: after Ctrl-C exactly one live guest ($($fmlab status --json | jq -c .guest))"; fi
+    then ok "$case: after Ctrl-C exactly one live guest ($($fmlab status --json | jq -r .guest.host))"
+    else notok "$case: after Ctrl-C exactly one live guest ($($fmlab status --json | jq -c .guest))"; fi
     [ -z "$($fmlab exec backup -- 'pgrep -x fmlab-control' 2>/dev/null)" ] \
-        && ok "$name: no fmlab-control left on backup" || notok "$name: no fmlab-control left on backup"
-    migrate "$name-after" --mode precopy --load redis
-    common_checks "$name-after"; completed_checks "$name-after"
+        && ok "$case: no fmlab-control left on backup" || notok "$case: no fmlab-control left on backup"
+    migrate "$case-after" --mode precopy --load redis
+    common_checks "$case-after"; completed_checks "$case-after"
 }
 interrupted int-precopy-iterating 4 --mode precopy --load redis
 interrupted int-postcopy-switched 12 --mode postcopy --load redis --postcopy-delay 2000
