@@ -361,6 +361,10 @@ static void check_sizes(struct config *cfg)
         { "HOT_PAGE_STATE_LENGTH", 9u << 20, "9437184 (the QEMU series' hot-page bitmap)" },
         { "CXL_NUMA", 1, "1 (the hosts' CXL node)" },
     };
+    /* QEMU takes the guest's RAM in whole MiB (guest.c passes GUEST_MEM as such) */
+    if (parse_size(config_get(cfg, "GUEST_MEM"), &mem) && mem % (1u << 20))
+        add_error(cfg, "%s: GUEST_MEM: %s is not a whole number of MiB", where(cfg, key_index("GUEST_MEM"), w, sizeof(w)),
+                  config_get(cfg, "GUEST_MEM"));
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         uint64_t v;
         const char *text = config_get(cfg, fixed[i].key);

@@ -42,7 +42,7 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
     char boot[256];
     guest_boot_args(cfg, boot, sizeof(boot));
     snprintf(out, len,
-             "rm -f %s; qemu-system-x86_64 -name vm -uuid " GUEST_UUID " -machine q35 -accel kvm -cpu host -smp %s -m %s "
+             "rm -f %s; qemu-system-x86_64 -name vm -uuid " GUEST_UUID " -machine q35 -accel kvm -cpu host -smp %s -m %lluM "
              "-nodefaults -no-user-config -display none -no-reboot "
              "%snet.ifnames=0 "
              "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "
@@ -52,7 +52,8 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
              "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
              "-D %s -d cpu_reset -daemonize -pidfile %s%s",
-             GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"), config_get(cfg, "GUEST_MEM"),
+             GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"),
+             (unsigned long long)(config_get_size(cfg, "GUEST_MEM") >> 20),   /* one meaning: config's */
              boot, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
              (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "AGENT_PORT"),
              host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,

@@ -213,6 +213,19 @@ static void unparsable_prefix_is_one_error(void **state)
     assert_non_null(strstr(cfg.errors[0], "FMLAB_LAB_NET_PREFIX: malformed value 'twenty'"));
 }
 
+/* One meaning for sizes: what config check accepts is what the guest's QEMU gets. */
+static void guest_mem_in_whole_mib(void **state)
+{
+    (void)state;
+    char *odd[] = { "FMLAB_GUEST_MEM=1000000", NULL };
+    assert_int_equal(parse_with("", odd), 1);
+    assert_non_null(strstr(cfg.errors[0], "GUEST_MEM: 1000000 is not a whole number of MiB"));
+    config_free(&cfg);
+    char *gb[] = { "FMLAB_GUEST_MEM=768MB", NULL };
+    assert_int_equal(parse_with("", gb), 0);
+    assert_int_equal(config_get_size(&cfg, "GUEST_MEM"), 768ull << 20);
+}
+
 static void three_errors_reported_together(void **state)
 {
     (void)state;
@@ -248,6 +261,7 @@ int main(void)
         cmocka_unit_test_teardown(env_overrides_file_and_is_validated, teardown),
         cmocka_unit_test_teardown(hostile_paths_are_refused, teardown),
         cmocka_unit_test_teardown(unparsable_prefix_is_one_error, teardown),
+        cmocka_unit_test_teardown(guest_mem_in_whole_mib, teardown),
         cmocka_unit_test_teardown(three_errors_reported_together, teardown),
         cmocka_unit_test_teardown(missing_file_is_one_clear_error, teardown),
     };
