@@ -62,15 +62,24 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
         { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' }, { "dst-wait", 0, 0, 'H' },
         { 0, 0, 0, 0 } };
-    *o = (struct control_opts){ .mode = "precopy", .load = "redis", .qmp_port = 4445, .migration_port = 4444,
-                                .redis_port = 12345, .agent_port = 7777, .max_bandwidth = 1342177280,
-                                .downtime_limit_ms = 150, .postcopy_delay_ms = 1000, .postcopy_iterations = 1,
-                                .postcopy_preempt = true, .timeout_s = 120, .stall_s = 15, .mem_mib = 16,
-                                .mem_rate = 1000, .preload_keys = 10000, .shm_path = "/dev/dax0.0",
-                                .dirty_tracking = "auto", .dst_ram = "copy", .period_us = 100000, .write_through_s = 10 };
+    /* No defaults here: every value comes from L0 (config.txt), one source of truth */
+    static const struct { int c; const char *name; bool shm_only; } required[] = {
+        { 'm', "--mode", false }, { 'l', "--load", false }, { 'f', "--from", false }, { 't', "--to", false },
+        { 'v', "--vm", false }, { 'q', "--qmp-port", false }, { 'p', "--migration-port", false },
+        { 'r', "--redis-port", false }, { 'a', "--agent-port", false }, { 'b', "--max-bandwidth", false },
+        { 'd', "--downtime-limit", false }, { 'D', "--postcopy-delay", false },
+        { 'I', "--postcopy-iterations", false }, { 'T', "--timeout", false }, { 'S', "--stall", false },
+        { 'M', "--mem-mib", false }, { 'R', "--mem-rate", false }, { 'k', "--preload", false },
+        { 'x', "--shm-path", true }, { 'u', "--period-us", true }, { 'w', "--write-through", true },
+        { 'y', "--dirty-tracking", true }, { 'e', "--dst-ram", true }, { 'B', "--promote-bandwidth", true },
+    };
+    bool seen[128] = { false };
+    *o = (struct control_opts){ .postcopy_preempt = true };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         unsigned long long v = optarg ? strtoull(optarg, NULL, 10) : 0;
+        if (c > 0 && c < 128)
+            seen[c] = true;
         switch (c) {
         case 'm': o->mode = optarg; break;
         case 'l': o->load = optarg; break;
@@ -107,6 +116,12 @@ static int parse(int argc, char **argv, struct control_opts *o)
         default: return -1;
         }
     }
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+        if (!seen[required[i].c] && (!required[i].shm_only || (o->mode && strcmp(o->mode, "shm") == 0))) {
+            fprintf(stderr, "fmlab-control: %s is required (fmlab migrate passes every value from config.txt)\n",
+                    required[i].name);
+            return -1;
+        }
     if (!o->from_ip || !o->to_ip || !o->vm_ip || (strcmp(o->mode, "precopy") && strcmp(o->mode, "postcopy") && strcmp(o->mode, "shm")) ||
         (strcmp(o->load, "redis") && strcmp(o->load, "memory") && strcmp(o->load, "idle")))
         return -1;
