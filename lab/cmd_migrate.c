@@ -9,6 +9,7 @@
 #include "lab.h"
 #include "migrate.h"
 #include "result.h"
+#include "values.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,15 +38,6 @@ void usage_migrate(void)
            "RESULTS_DIR/<timestamp>-<mode>/result.json. Defaults come from config.txt.\n"
            "--expect not-converged: the run passes when precopy cannot converge and the guest\n"
            "stays on its source (e.g. --load memory).\n");
-}
-
-static int one_of(const char *v, const char *choices)
-{
-    char buf[128];
-    snprintf(buf, sizeof(buf), "|%s|", choices);
-    char want[64];
-    snprintf(want, sizeof(want), "|%s|", v);
-    return strstr(buf, want) != NULL;
 }
 
 static long number(const char *opt, const char *v, int *bad)
@@ -101,19 +93,19 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         default: return -1;
         }
     }
-    if (!o->mode || !one_of(o->mode, "precopy|postcopy|shm")) {
+    if (!o->mode || !value_in(o->mode, "precopy|postcopy|shm")) {
         fprintf(stderr, "fmlab migrate: --mode must be precopy, postcopy or shm\n");
         return -1;
     }
-    if (o->dirty_tracking && !one_of(o->dirty_tracking, "auto|fmsync|stock")) {
+    if (o->dirty_tracking && !value_in(o->dirty_tracking, "auto|fmsync|stock")) {
         fprintf(stderr, "fmlab migrate: --dirty-tracking must be auto, fmsync or stock\n");
         return -1;
     }
-    if (o->dst_ram && !one_of(o->dst_ram, "pool|copy|promote")) {
+    if (o->dst_ram && !value_in(o->dst_ram, "pool|copy|promote")) {
         fprintf(stderr, "fmlab migrate: --dst-ram must be pool, copy or promote, not '%s'\n", o->dst_ram);
         return -1;
     }
-    if (o->dst_wait && !one_of(o->dst_wait, "on|off")) {
+    if (o->dst_wait && !value_in(o->dst_wait, "on|off")) {
         fprintf(stderr, "fmlab migrate: --dst-wait must be on or off, not '%s'\n", o->dst_wait);
         return -1;
     }
@@ -121,12 +113,12 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         fprintf(stderr, "fmlab migrate: --period-us must be at least 1\n");
         return -1;
     }
-    if (!one_of(o->load, "redis|memory|idle")) {
+    if (!value_in(o->load, "redis|memory|idle")) {
         fprintf(stderr, "fmlab migrate: --load must be redis, memory or idle, not '%s'\n", o->load);
         return -1;
     }
     bool shm = strcmp(o->mode, "shm") == 0;
-    if (o->fault && !one_of(o->fault, shm ? "dst-kill|dst-kill-wait|src-kill-sync|image-header|image-devstate"
+    if (o->fault && !value_in(o->fault, shm ? "dst-kill|dst-kill-wait|src-kill-sync|image-header|image-devstate"
                                           : "dst-kill|link-down|src-kill-after-switch")) {
         fprintf(stderr, "fmlab migrate: --fault must be %s with --mode %s, not '%s'\n",
                 shm ? "dst-kill, dst-kill-wait, src-kill-sync, image-header or image-devstate"

@@ -127,21 +127,6 @@ static void add_error(struct config *cfg, const char *fmt, ...)
     cfg->errors[cfg->n_errors++] = msg;
 }
 
-static bool enum_has(const char *choices, const char *v)
-{
-    size_t n = strlen(v);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, v, n) == 0)
-            return true;
-        if (!bar)
-            break;
-        p = bar + 1;
-    }
-    return false;
-}
-
 /* Paths and names reach QEMU's argv, ssh and the hosts' scripts: only characters no
  * shell treats specially (a space is one of many). */
 static bool shell_safe(const char *v)
@@ -172,7 +157,7 @@ static const char *check_value(const struct config_key *k, const char *v)
     case CT_CPULIST: return parse_cpulist(v, mask) ? NULL : "a CPU list like 0,1,2 or 0-3";
     case CT_SIZE: return parse_size(v, &u) && u ? NULL : "a size like 512M, 16G or 1048576";
     case CT_UINT: return parse_uint(v, &u) ? NULL : "a non-negative integer";
-    case CT_ENUM: return enum_has(k->choices, v) ? NULL : k->choices;
+    case CT_ENUM: return value_in(v, k->choices) ? NULL : k->choices;
     }
     return "a valid value";
 }

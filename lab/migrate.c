@@ -17,6 +17,7 @@
 #include "host.h"
 #include "lab.h"
 #include "result.h"
+#include "values.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -408,31 +409,26 @@ static void query_field(const struct config *cfg, const char *ip, const char *co
     json_decref(r);
 }
 
-static bool one_of_list(const char *s, const char *const *list)
+/* A source still syncing into the pool with no controller left: nobody would trigger its
+ * switchover, so it is cancelled (the guest keeps running there). */
+static void cancel_orphaned_sync(const struct config *cfg, const char *ip)
 {
-    for (; *list; list++)
-        if (strcmp(s, *list) == 0)
-            return true;
-    return false;
+    char shm[64];
+    query_field(cfg, ip, "query-shm-migrate", "phase", shm, sizeof(shm));
+    if (value_in(shm, "setup|first-copy|syncing"))
+        json_decref(guest_query(cfg, ip, "shm-migrate-cancel", 10));
 }
 
 /* Still moving the guest, by QEMU's own migration or by shm: it finishes (or fails) by
- * itself, and until then neither copy may be stopped. A source still syncing into the
- * pool is cancelled: without a controller nobody would trigger its switchover. */
+ * itself, and until then neither copy may be stopped. */
 static bool in_flight(const struct config *cfg, const char *ip, bool source)
 {
-    static const char *const moving[] = { "setup", "active", "device", "pre-switchover", "postcopy-active",
-                                          "postcopy-recover", "postcopy-recover-setup", "wait-unplug", NULL };
-    static const char *const shm_src[] = { "switchover", NULL }, *const shm_dst[] = { "waiting", "loading", NULL };
-    static const char *const syncing[] = { "setup", "first-copy", "syncing", NULL };
     char mig[64], shm[64];
     query_field(cfg, ip, "query-migrate", "status", mig, sizeof(mig));
     query_field(cfg, ip, "query-shm-migrate", "phase", shm, sizeof(shm));
-    if (source && one_of_list(shm, syncing)) {
-        json_decref(guest_query(cfg, ip, "shm-migrate-cancel", 10));
-        return false;
-    }
-    return one_of_list(mig, moving) || one_of_list(shm, source ? shm_src : shm_dst);
+    return value_in(mig, "setup|active|device|pre-switchover|postcopy-active|postcopy-recover|"
+                         "postcopy-recover-setup|wait-unplug") ||
+           value_in(shm, source ? "switchover" : "waiting|loading");
 }
 
 /* Stop the QEMU that does not hold the guest, after asking both where it runs (never
@@ -448,6 +444,7 @@ static const struct lab_host *stop_idle_copy(struct run_ctx *c)
     char st_from[64], st_to[64];
     bool from_moving, to_moving;
 
+    cancel_orphaned_sync(c->cfg, ip_from);
     for (;;) {
         from_moving = in_flight(c->cfg, ip_from, true);
         to_moving = in_flight(c->cfg, ip_to, false);

@@ -6,6 +6,7 @@
  * repeated runs to median/min/max.
  */
 #include "result.h"
+#include "values.h"
 #include "alloc.h"
 
 #include <stdio.h>
@@ -29,17 +30,7 @@ const char *result_expected_status(const char *mode, const char *fault, const ch
 
 bool result_status_matches(const char *expected, const char *status)
 {
-    size_t n = status ? strlen(status) : 0;
-    if (!n)
-        return false;
-    for (const char *p = expected; p && *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, status, n) == 0)
-            return true;
-        p = bar ? bar + 1 : NULL;
-    }
-    return false;
+    return value_in(status, expected);
 }
 
 static const char *str(const json_t *o, const char *key)

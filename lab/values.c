@@ -155,3 +155,16 @@ size_t edit_distance(const char *a, const char *b)
     free(row);
     return result;
 }
+
+bool value_in(const char *v, const char *choices)
+{
+    size_t n = v ? strlen(v) : 0;
+    for (const char *p = choices; n && p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}

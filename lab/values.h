@@ -19,5 +19,7 @@ bool parse_uint(const char *s, uint64_t *v);
 bool parse_cpulist(const char *s, uint8_t mask[CPULIST_MAX / 8]);
 /* Levenshtein distance, for "did you mean". */
 size_t edit_distance(const char *a, const char *b);
+/* Whether v is one of the '|'-separated choices ("pool|copy|promote"); "" is none. */
+bool value_in(const char *v, const char *choices);
 
 #endif
