@@ -277,10 +277,8 @@ static int until_loaded(struct qmp *src, struct qmp *dst, const struct control_o
                          o->timeout_s, why);
             return -1;
         }
-        const char *name = json_string_value(json_object_get(ev, "event"));
         if (which == 0) {
-            rc = strcmp(name, "RESUME") == 0 || strcmp(name, "SHM_MIGRATE_LOADED") == 0 ? 1
-                                                                                        : source_event(ev, t, err, errlen);
+            rc = source_event(ev, t, err, errlen);   /* 1 for what it does not track (RESUME) */
             source_done = rc <= 0;
             if (rc < 0)
                 dst_failed = true;   /* nothing for the destination to load */
