@@ -48,7 +48,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-unit test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-unit test-config \
         test-doctor test-boot test-lab test-repro test-migration bench clean
 
 all: $(FMLAB) $(CONTROL)
@@ -147,7 +147,7 @@ lab-down: $(FMLAB)
 	$(FMLAB) down
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-config test-doctor test-boot test-lab
+	@$(MAKE) --no-print-directory test-unit test-config test-doctor test-boot test-lab test-lab-kill
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -163,6 +163,11 @@ test-boot: $(E2E_BINS) image host-image
 
 test-lab: $(FMLAB) image host-image host-kernel host-qemu
 	tests/lab_lifecycle.sh $(FMLAB)
+
+# Nothing of the lab escapes down: LAB_KILL_ROUNDS rounds (default 3) that SIGKILL fmlab up,
+# fmlab migrate or fmlab-control at a random moment, then count what down left (must be 0).
+test-lab-kill: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+	tests/lab_kill.sh $(FMLAB) $${LAB_KILL_ROUNDS:-3}
 
 # The same, LAB_CYCLES=5 up/down cycles beside LAB_HOG=2 CPU hogs (one per core here):
 # the lab must come up with zero retries on a loaded machine.

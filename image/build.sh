@@ -101,7 +101,8 @@ if [ "$kind" = guest ]; then
 else
     say "building fmlab-kvmcheck in the build root"
     build_tool "$here/kvmcheck" fmlab-kvmcheck
-    # br0 and the address come from fmlab-hostnet (ip), not networkd: nothing to wait for
+    # both networks (eth0 addressed, eth1 in the guests' netns or routed) come from
+    # fmlab-hostnet (ip), not networkd: nothing to wait for
     units="$units fmlab-hostnet.service"
     logged "$log" chroot "$root" systemctl disable openvswitch-switch.service
 fi

@@ -1,12 +1,14 @@
 /*
- * cmd_exec.c: `fmlab exec HOST [--timeout S] -- COMMAND...`: run a shell command on a
- * host's serial console and return its output and exit status, as a script would over
- * ssh. Uses the same framed console protocol as the runner (console.c).
+ * cmd_exec.c: `fmlab exec HOST|vm [--timeout S] -- COMMAND...`: run a shell command on a
+ * host's serial console (or the guest's, wherever it runs) and return its output and exit
+ * status, as a script would over ssh. Uses the same framed console protocol as the runner
+ * (console.c).
  */
 #include "console.h"
 #include "alloc.h"
 #include "host.h"
 #include "fmlab.h"
+#include "guest.h"
 #include "lab.h"
 
 #include <stdio.h>
@@ -18,8 +20,9 @@ extern char **environ;
 void usage_exec(void)
 {
     printf("usage: fmlab exec HOST [--timeout SECONDS] -- COMMAND...\n"
-           "Runs COMMAND in a root shell on HOST (src, dst, backup) through its console;\n"
-           "prints its output and exits with its status.\n");
+           "Runs COMMAND in a root shell on HOST (src, dst, backup, or vm: the guest, on\n"
+           "whichever host runs it) through its console; prints its output and exits with\n"
+           "its status.\n");
 }
 
 int cmd_exec(int argc, char **argv)
@@ -33,8 +36,9 @@ int cmd_exec(int argc, char **argv)
         return 2;
     }
     const char *host = argv[i++];
-    if (!lab_find_host(host)) {
-        fprintf(stderr, "fmlab exec: unknown host '%s' (src, dst, backup)\n", host);
+    bool guest = strcmp(host, "vm") == 0;
+    if (!guest && !lab_find_host(host)) {
+        fprintf(stderr, "fmlab exec: unknown host '%s' (src, dst, backup, vm)\n", host);
         return 2;
     }
     for (; i < argc && strcmp(argv[i], "--") != 0; i++)
@@ -53,11 +57,13 @@ int cmd_exec(int argc, char **argv)
     if (!timeout)
         timeout = (int)config_get_uint(&cfg, "CMD_TIMEOUT");
     out = xmalloc(1 << 16);
-    int rc = host_run(&cfg, host, cmd, timeout, out, 1 << 16, &status);
+    int rc = guest ? guest_run(&cfg, cmd, timeout, out, 1 << 16, &status)
+                   : host_run(&cfg, host, cmd, timeout, out, 1 << 16, &status);
     config_free(&cfg);
     if (rc != CONSOLE_OK) {
         if (rc == CONSOLE_EOF)
-            fprintf(stderr, "fmlab exec: host %s is not up, or its console is busy (fmlab status)\n", host);
+            fprintf(stderr, "fmlab exec: %s is not up, or its console is busy (fmlab status)\n",
+                    guest ? "the guest" : host);
         else
             fprintf(stderr, "fmlab exec: %s: %s\n", host, console_strerror(rc));
         free(out);

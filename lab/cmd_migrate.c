@@ -6,6 +6,7 @@
  */
 #include "fmlab.h"
 #include "alloc.h"
+#include "cgroup.h"
 #include "lab.h"
 #include "migrate.h"
 #include "result.h"
@@ -233,6 +234,9 @@ int cmd_migrate(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
+    /* the ssh to the controller belongs to the lab: down kills it if we are SIGKILLed */
+    if (lab_cgroup_join(false, err, sizeof(err)) < 0)
+        fprintf(stderr, "fmlab migrate: warning: %s\n", err);
     json_t **runs = xcalloc((size_t)repeat, sizeof(*runs));
     int failed = 0;
     size_t done = 0;

@@ -9,6 +9,7 @@
  * SIGKILLed; on failure or Ctrl-C, up tears down what it started and keeps the logs.
  */
 #include "accel.h"
+#include "cgroup.h"
 #include "fmlab.h"
 #include "guest.h"
 #include "host.h"
@@ -100,14 +101,16 @@ static int network_up(const struct config *cfg, char *err, size_t errlen)
     char script[PATH_MAX], addr[64];
     snprintf(script, sizeof(script), "%s/netsetup/bridge.sh", lab_repo_dir());
     snprintf(addr, sizeof(addr), "%s/%s", config_get(cfg, "L0_IP"), config_get(cfg, "LAB_NET_PREFIX"));
-    const char *argv[] = { script, "up", LAB_NETNS, LAB_BRIDGE, addr, "fmlab-src", "fmlab-dst", "fmlab-backup", NULL };
+    const char *argv[] = { script, "up", LAB_NETNS, LAB_BRIDGE, addr, LAB_VM_BRIDGE, "fmlab-src", "fmlab-dst",
+                           "fmlab-backup", NULL };
     int rc = proc_run(argv);
     if (rc != 0) {
         snprintf(err, errlen, "network setup failed (%.1000s up, exit %d)", script, rc);
         return -1;
     }
-    printf("[lab] network: namespace %s, bridge %s (%s/%s), taps fmlab-src fmlab-dst fmlab-backup\n",
-           LAB_NETNS, LAB_BRIDGE, config_get(cfg, "L0_IP"), config_get(cfg, "LAB_NET_PREFIX"));
+    printf("[lab] network: namespace %s, lab bridge %s (%s/%s, taps fmlab-src fmlab-dst fmlab-backup), "
+           "guests' bridge %s (taps fmlab-*-vm)\n", LAB_NETNS, LAB_BRIDGE, config_get(cfg, "L0_IP"),
+           config_get(cfg, "LAB_NET_PREFIX"), LAB_VM_BRIDGE);
     return 0;
 }
 
@@ -617,6 +620,12 @@ int cmd_up(int argc, char **argv)
         fprintf(stderr, "fmlab up: %s\n", err);
         if (lock >= 0)
             close(lock);
+        config_free(&cfg);
+        return 1;
+    }
+    if (lab_cgroup_join(true, err, sizeof(err)) < 0) {   /* before anything is started */
+        fprintf(stderr, "fmlab up: %s\n", err);
+        close(lock);
         config_free(&cfg);
         return 1;
     }

@@ -5,7 +5,8 @@
  * guest disk (the L0 file attached to src and dst, found by its serial), with the guest
  * image's kernel from the 9p share. Its serial console and QMP listen on TCP on src's lab
  * address; the runner reaches both from L0 by creating its sockets inside the lab
- * namespace (netns.c). An HMP socket stays in the host for the study's socat habits.
+ * namespace (netns.c). The guest's NIC is on the guests' network only (its tap joins br0
+ * in the host's netns vmnet, fmlab-vmnet-helper): it reaches backup, not those sockets. An HMP socket stays in the host for the study's socat habits.
  */
 #include "guest.h"
 #include "files.h"
@@ -48,7 +49,7 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "
              "-drive file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off "
              "-device virtio-blk-pci,drive=disk0 "
-             "-netdev bridge,id=n0,br=br0 -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
+             "-netdev bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
              "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
              "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
              "-D %s -d cpu_reset -daemonize -pidfile %s%s",
@@ -112,6 +113,29 @@ static int guest_qmp_open(const struct config *cfg, const char *host_ip, int tim
     char err[256];
     int fd = netns_connect_tcp(LAB_NETNS, host_ip, (uint16_t)config_get_uint(cfg, "VM_QMP_PORT"), timeout_s);
     return fd < 0 || qmp_open_fd(q, fd, timeout_s, err, sizeof(err)) != 0 ? -1 : 0;
+}
+
+int guest_run(const struct config *cfg, const char *cmd, int timeout_s, char *out, size_t outlen, int *status)
+{
+    static const char *const hosts[] = { "src", "dst" };
+    char st[64];
+    struct console con;
+
+    if (out && outlen)
+        out[0] = '\0';
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        const char *ip = config_get(cfg, lab_find_host(hosts[i])->ip_key);
+        guest_status(cfg, ip, 5, st, sizeof(st));
+        if (strcmp(st, "running") != 0)
+            continue;
+        int fd = netns_connect_tcp(LAB_NETNS, ip, (uint16_t)config_get_uint(cfg, "VM_CONSOLE_PORT"), 5);
+        if (fd < 0 || console_open_fd(&con, "vm", fd) != CONSOLE_OK)
+            return CONSOLE_EOF;
+        int rc = console_run(&con, cmd, timeout_s, out, outlen, status);
+        console_close(&con);
+        return rc;
+    }
+    return CONSOLE_EOF;
 }
 
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len)

@@ -23,6 +23,10 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
 /* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
  * "absent" when no QEMU answers there. */
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);
+/* Run a shell command in the running guest (src or dst, wherever QMP says running) on its
+ * serial console, like host_run: CONSOLE_OK with output and exit status, CONSOLE_EOF when
+ * no guest runs or its console cannot be reached. */
+int guest_run(const struct config *cfg, const char *cmd, int timeout_s, char *out, size_t outlen, int *status);
 /* The guest QEMU at host_ip answers a query (no arguments): its "return" (new
  * reference), or NULL when it cannot be reached or refuses the command. */
 json_t *guest_query(const struct config *cfg, const char *host_ip, const char *command, int timeout_s);

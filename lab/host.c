@@ -9,8 +9,10 @@
  * three kernels cannot corrupt each other, and a store by src is visible to dst and
  * backup. src and dst also attach the shared guest disk (one L0 file, cache=none,
  * locking off); all hosts see the guest image directory (kernel, initrd) over 9p
- * read-only. The NIC is a tap on the lab bridge; fmlab.net= gives the host's br0 its
- * address (image/rootfs-host/usr/local/sbin/fmlab-hostnet).
+ * read-only. Two NICs: eth0 on the lab network (LAB_BRIDGE, fmlab.net= gives its address:
+ * ssh, QMP, consoles, migration streams) and eth1 on the guests' network (LAB_VM_BRIDGE),
+ * which src and dst keep in a namespace of its own for the guest and backup routes to the
+ * guest (fmlab.vmnet=, image/rootfs-host/usr/local/sbin/fmlab-hostnet).
  */
 #include "host.h"
 #include "alloc.h"
@@ -47,9 +49,10 @@ void host_append(const struct config *cfg, const struct lab_host *h, char *out, 
 {
     bool fmsync = strcmp(config_get(cfg, "HOST_KERNEL"), "fmsync") == 0;
     snprintf(out, len,
-             "console=ttyS0 root=%s rw net.ifnames=0 systemd.hostname=%s fmlab.net=%s/%s "
+             "console=ttyS0 root=%s rw net.ifnames=0 systemd.hostname=%s fmlab.net=%s/%s fmlab.vmnet=%s%s "
              "fmlab.hosts=src=%s,dst=%s,backup=%s,vm=%s,l0=%s",
              fmsync ? "/dev/vda" : "LABEL=fmlab-host", h->name, config_get(cfg, h->ip_key), config_get(cfg, "LAB_NET_PREFIX"),
+             h->guest_disk ? "bridge" : "route:", h->guest_disk ? "" : config_get(cfg, "VM_IP"),
              config_get(cfg, "SRC_IP"), config_get(cfg, "DST_IP"), config_get(cfg, "BACKUP_IP"),
              config_get(cfg, "VM_IP"), config_get(cfg, "L0_IP"));
     /* Every host the same TSC rate, L0's (see tsc.c): migrations keep the guest's clock */
@@ -118,6 +121,8 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     add_numa(cfg, hs, vcpus);
     extra(hs, "-netdev"), extra(hs, "tap,id=net0,ifname=fmlab-%s,script=no,downscript=no", h->name);
     extra(hs, "-device"), extra(hs, "virtio-net-pci,netdev=net0,mac=52:54:00:fa:01:%02x", index + 1);
+    extra(hs, "-netdev"), extra(hs, "tap,id=net1,ifname=fmlab-%s-vm,script=no,downscript=no", h->name);
+    extra(hs, "-device"), extra(hs, "virtio-net-pci,netdev=net1,mac=52:54:00:fa:02:%02x", index + 1);
     char key[PATH_MAX], share[PATH_MAX];
     lab_ssh_key(cfg, key, sizeof(key));
     extra(hs, "-fw_cfg"), extra(hs, "name=opt/fmlab/authorized_keys,file=%s.pub", key);
@@ -194,14 +199,17 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
     char out[4096], cmd[1024];
     int t = (int)config_get_uint(cfg, "CMD_TIMEOUT");
 
-    /* fmlab-hostnet sets br0 up before the console's getty starts; eth0 joins it as soon
-     * as it exists (a module with Debian's kernel): wait for both, bounded */
-    snprintf(cmd, sizeof(cmd), "i=0; until { ip -4 -o addr show br0 | grep -q ' %s/' && "
-             "ip -o link show eth0 | grep -q 'master br0'; } 2>/dev/null || [ $i -ge %d ]; do "
-             "i=$((i+1)); sleep 0.5; done; ip -4 -o addr show br0 | grep -q ' %s/' && "
-             "ip -o link show eth0 | grep -q 'master br0'",
-             config_get(cfg, h->ip_key), 2 * t, config_get(cfg, h->ip_key));
-    if (step(vm, "br0 has its address and eth0", cmd, 2 * t, out, sizeof(out), err, errlen))
+    /* fmlab-hostnet addresses eth0 and sets up eth1 (src, dst: br0 in netns vmnet; backup:
+     * the route to the guest) before the console's getty starts: wait for it, bounded */
+    char vmnet_check[256];
+    if (h->guest_disk)
+        snprintf(vmnet_check, sizeof(vmnet_check), "ip -n vmnet -o link show eth1 | grep -q 'master br0'");
+    else
+        snprintf(vmnet_check, sizeof(vmnet_check), "ip route show dev eth1 | grep -q '^%s '", config_get(cfg, "VM_IP"));
+    snprintf(cmd, sizeof(cmd), "ready() { ip -4 -o addr show eth0 | grep -q ' %s/' && %s; }; i=0; "
+             "until ready 2>/dev/null || [ $i -ge %d ]; do i=$((i+1)); sleep 0.5; done; ready",
+             config_get(cfg, h->ip_key), vmnet_check, 2 * t);
+    if (step(vm, "eth0 has its address, eth1 the guests' network", cmd, 2 * t, out, sizeof(out), err, errlen))
         return -1;
     if (step(vm, "guest image share (9p) mounted", HOST_SHARE_MOUNT, t, out, sizeof(out), err, errlen))
         return -1;

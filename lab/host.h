@@ -35,7 +35,7 @@ void host_spec_free(struct host_spec *hs);
 int host_fresh_overlay(const struct host_spec *hs, char *err, size_t errlen);
 /* STATE_DIR/<host>/ssh_host_ed25519_key: the host's SSH key, made per lab at L0. */
 void host_key_path(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
-/* Readiness: br0 addressed with eth0 in it, guest share mounted, NUMA node 1 CPU-less
+/* Readiness: eth0 addressed, eth1 on the guests' network (netns vmnet or backup's route), guest share mounted, NUMA node 1 CPU-less
  * memory, kvm_amd loaded and /dev/kvm running guest code (fmlab-kvmcheck). 0, or -1 with err naming the failed step. */
 int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
                      char *err, size_t errlen);

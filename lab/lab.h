@@ -10,7 +10,8 @@
 #include "config.h"
 
 #define LAB_NETNS "fmlab"
-#define LAB_BRIDGE "fmlab0"
+#define LAB_BRIDGE "fmlab0"      /* the lab network: hosts' eth0, L0's address */
+#define LAB_VM_BRIDGE "fmlab1"   /* the guests' network: hosts' eth1, no L0 address */
 #define LAB_POOL_PATH "/dev/shm/fmlab-cxl-pool"
 #define LAB_GUEST_DISK "fmlab-guest.img"   /* in SHARED_STORAGE */
 #define LAB_GUEST_MOUNT "/mnt/fmlab-guest" /* in hosts: STATE_DIR/share over 9p, read-only */

@@ -170,13 +170,17 @@ static void control_args(struct run_ctx *c)
         arg_l(c, "--fault-at-bytes", (long)(config_get_size(cfg, "GUEST_MEM") / 16));
 }
 
+/* The destination host's link: both its NICs (the lab network that carries the migration
+ * stream and the guests' network), as a cable pulled from the host. */
 static void set_link(struct run_ctx *c, const char *state)
 {
-    char dev[64];
-    snprintf(dev, sizeof(dev), "fmlab-%s", c->to->name);
-    const char *argv[] = { "ip", "netns", "exec", LAB_NETNS, "ip", "link", "set", dev, state, NULL };
-    if (proc_run(argv) != 0)
-        fprintf(stderr, "[migrate] could not set %s %s\n", dev, state);
+    for (int vm_net = 0; vm_net < 2; vm_net++) {
+        char dev[64];
+        snprintf(dev, sizeof(dev), "fmlab-%s%s", c->to->name, vm_net ? "-vm" : "");
+        const char *argv[] = { "ip", "-n", LAB_NETNS, "link", "set", dev, state, NULL };
+        if (proc_run(argv) != 0)
+            fprintf(stderr, "[migrate] could not set %s %s\n", dev, state);
+    }
     c->link_cut = strcmp(state, "down") == 0;
 }
 
@@ -357,11 +361,10 @@ static void describe(struct run_ctx *c, json_t *r)
     json_object_set_new(r, "parameters", params);
 }
 
-/* Bytes through a host's tap at L0 since boot: rx = what the host sent, tx = what it got. */
-static int tap_bytes(const struct lab_host *h, json_int_t *sent, json_int_t *received)
+/* Bytes through one tap at L0 since boot: rx = what the host sent, tx = what it got. */
+static int one_tap_bytes(const char *tap, json_int_t *sent, json_int_t *received)
 {
-    char tap[64], buf[8192];
-    snprintf(tap, sizeof(tap), "fmlab-%s", h->name);
+    char buf[8192];
     const char *argv[] = { "ip", "-n", LAB_NETNS, "-j", "-s", "link", "show", "dev", tap, NULL };
     if (proc_capture(argv, buf, sizeof(buf)) != 0)
         return -1;
@@ -371,6 +374,21 @@ static int tap_bytes(const struct lab_host *h, json_int_t *sent, json_int_t *rec
     *received = json_integer_value(json_object_get(json_object_get(stats, "tx"), "bytes"));
     json_decref(j);
     return stats ? 0 : -1;
+}
+
+/* A host's bytes at L0 on both its networks (the lab's and the guests'). */
+static int tap_bytes(const struct lab_host *h, json_int_t *sent, json_int_t *received)
+{
+    char tap[64];
+    json_int_t s[2], r[2];
+    for (int vm_net = 0; vm_net < 2; vm_net++) {
+        snprintf(tap, sizeof(tap), "fmlab-%s%s", h->name, vm_net ? "-vm" : "");
+        if (one_tap_bytes(tap, &s[vm_net], &r[vm_net]))
+            return -1;
+    }
+    *sent = s[0] + s[1];
+    *received = r[0] + r[1];
+    return 0;
 }
 
 struct net_snapshot {
@@ -384,8 +402,8 @@ static void net_snapshot(const struct run_ctx *c, struct net_snapshot *s)
             tap_bytes(c->to, &s->to_sent, &s->to_received) == 0;
 }
 
-/* What crossed the lab network during the run, seen at the hosts' taps (includes the
- * control plane's ssh and the redis client's traffic with the guest). */
+/* What crossed the lab's two networks during the run, seen at the hosts' taps (includes
+ * the control plane's ssh and the redis client's traffic with the guest). */
 static void net_report(const struct run_ctx *c, const struct net_snapshot *a, json_t *r)
 {
     struct net_snapshot b;

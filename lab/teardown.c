@@ -4,10 +4,13 @@
  * Nothing here trusts memory: the runner may have been SIGKILLed mid-`up`. QEMUs are
  * found by their pidfiles and, in case a pidfile was not written yet, by scanning /proc
  * for QEMU processes whose command line names this lab's STATE_DIR, so only processes
- * this lab started are ever signalled. Deleting the namespace removes the bridge and the
- * taps inside it. Every step is idempotent.
+ * this lab started are ever signalled. What is left after that (an ssh of a SIGKILLed
+ * `fmlab migrate`, a network setup cut short) dies with the lab's cgroup (cgroup.c).
+ * Deleting the namespace removes the bridges and the taps inside it. Every step is
+ * idempotent.
  */
 #include "teardown.h"
+#include "cgroup.h"
 #include "lab.h"
 #include "proc.h"
 #include "qmp.h"
@@ -133,6 +136,11 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
                dir[0] ? strrchr(dir, '/') : "");
         failures += !ok;
     }
+    int killed = 0;
+    if (lab_cgroup_kill(10000, &killed) < 0)
+        failures++, fprintf(stderr, "down: could not empty and remove the lab's cgroup %s\n", LAB_CGROUP);
+    else if (killed)
+        printf("down: killed %d process%s left in the lab's cgroup %s\n", killed, killed == 1 ? "" : "es", LAB_CGROUP);
     for (int i = 0; i < LAB_N_HOSTS; i++) {
         lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
         const char *files[] = { "qemu.pid", "qmp.sock", "console.sock", "ready", "disk.qcow2" };
@@ -145,7 +153,7 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
         snprintf(path, sizeof(path), "%s/netsetup/bridge.sh", lab_repo_dir());
         const char *argv[] = { path, "down", LAB_NETNS, NULL };
         if (proc_run(argv) == 0)
-            printf("down: removed network namespace %s (bridge %s and taps)\n", LAB_NETNS, LAB_BRIDGE);
+            printf("down: removed network namespace %s (bridges %s %s, taps)\n", LAB_NETNS, LAB_BRIDGE, LAB_VM_BRIDGE);
         else
             failures++, fprintf(stderr, "down: could not remove network namespace %s\n", LAB_NETNS);
     }

@@ -4,12 +4,13 @@
 # 1. up: all three hosts ready; each shows NUMA node 1 with memory and no CPUs, HMAT
 #    marks node 1 slower; bytes src writes to the CXL pool are read back by dst and
 #    backup; hosts ping each other by name; the redis guest runs under KVM in src and
-#    answers from backup; src/dst are pinned to SRC_/DST_CPUSET; a second up is refused.
+#    answers from backup; src/dst are pinned to SRC_/DST_CPUSET; a second up is refused;
+#    the guest reaches backup but no socket on the lab network (its host's QMP, console).
 #    snapshot: save the running lab, down, `up --from`: redis keeps a key set before the
 #    save, dst reads src's pool bytes, src's clock continued from the save (no jump);
 #    other inputs (HOST_MEM) do not match; a hostile name is one line; a truncated
 #    snapshot is one line and a boot.
-# 2. down: no QEMU of the lab, tap, bridge, namespace or /dev/shm file remains.
+# 2. down: no QEMU of the lab, tap, bridge, namespace, cgroup or /dev/shm file remains.
 # 3. Ctrl-C in the middle of `up`: up removes what it started by itself.
 #    kill: SIGKILL the runner in the middle of `up`; `down` still cleans up everything.
 # 4. bad input: not root, missing images: one clear line each, nothing started.
@@ -43,6 +44,7 @@ assert_clean() {
     check "$1: no network namespace fmlab" sh -c "! ip netns list | grep -qw '^fmlab'"
     check "$1: no fmlab tap or bridge at L0" sh -c "! ip -o link | grep -q fmlab"
     check "$1: no lab file in /dev/shm" sh -c "! ls /dev/shm | grep -q fmlab"
+    check "$1: no lab cgroup" sh -c "! test -e \"\$(findmnt -n -t cgroup2 -o TARGET | head -n1)/fmlab\""
 }
 
 # Start `fmlab up` in the background (log in $1); return once a host QEMU runs and
@@ -122,6 +124,22 @@ check "fmlab console vm reaches the guest's shell" sh -c \
     "(sleep 3; printf 'echo VMCON-\$((6*7))\r'; sleep 3; printf '\035') | $fmlab console vm 2>&1 | grep -aq VMCON-42"
 check "fmlab console src reaches the host's shell" sh -c \
     "(sleep 2; printf 'echo HCON-\$((6*7))\r'; sleep 2; printf '\035') | $fmlab console src 2>&1 | grep -aq HCON-42"
+# Isolation (issue: the guest must not reach its host's QEMU): the guest is on the guests'
+# network only. From inside it (bash's /dev/tcp, 3 s), the lab addresses of src and dst are
+# unreachable: src's QMP and console of the guest QEMU, src's and dst's sshd. backup's sshd
+# answers it (so the probe can say "open"), and backup still reaches src's QMP and console.
+echo "# isolation: the guest reaches backup, nothing on the lab network"
+probe() { $fmlab exec "$1" --timeout 30 -- "timeout 3 bash -c '</dev/tcp/$2/$3' 2>/dev/null && echo open || echo closed" 2>&1; }
+src_ip=$($fmlab config get SRC_IP); dst_ip=$($fmlab config get DST_IP); backup_ip=$($fmlab config get BACKUP_IP)
+qmp_port=$($fmlab config get VM_QMP_PORT); con_port=$($fmlab config get VM_CONSOLE_PORT)
+for t in "vm $src_ip $qmp_port src's guest QMP:closed" "vm $src_ip $con_port src's guest console:closed" \
+         "vm $src_ip 22 src's sshd:closed" "vm $dst_ip 22 dst's sshd:closed" "vm $backup_ip 22 backup's sshd:open" \
+         "backup $src_ip $qmp_port src's guest QMP:open" "backup $src_ip $con_port src's guest console:open"; do
+    want=${t##*:}; set -- ${t%:*}; from=$1 ip=$2 port=$3; shift 3
+    got=$(probe "$from" "$ip" "$port")
+    [ "$got" = "$want" ] && ok "isolation: from $from, $* ($ip:$port) is $got" \
+        || notok "isolation: from $from, $* ($ip:$port) is '$got', want $want"
+done
 check "status: the guest's QEMU says running (QMP from L0)" sh -c "$fmlab status | grep -q '^vm  *running'"
 check "[src] the guest runs under KVM inside src" on src "pgrep -f 'qemu-system-x86_64 -name vm .*-machine q35 -accel kvm'"
 for pair in src:SRC_CPUSET dst:DST_CPUSET; do

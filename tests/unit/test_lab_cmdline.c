@@ -38,6 +38,10 @@ static void host_kernel_command_line(void **state)
     assert_non_null(strstr(out, "root=/dev/vda rw "));   /* HOST_KERNEL=fmsync: no initrd */
     assert_non_null(strstr(out, "systemd.hostname=dst "));
     assert_non_null(strstr(out, "fmlab.net=10.10.1.2/16 "));
+    assert_non_null(strstr(out, "fmlab.vmnet=bridge "));   /* dst: the guest's network in its own netns */
+    host_append(&cfg, lab_find_host("backup"), out, sizeof(out));
+    assert_non_null(strstr(out, "fmlab.vmnet=route:10.10.1.100 "));   /* backup: a route to the guest */
+    host_append(&cfg, lab_find_host("dst"), out, sizeof(out));
     assert_non_null(strstr(out, "fmlab.hosts=src=10.10.1.1,dst=10.10.1.2,backup=10.10.1.3,vm=10.10.1.100,l0=10.10.1.254"));
     assert_null(strstr(out, " ip="));   /* the initramfs would wait for br0 */
 }
@@ -69,7 +73,9 @@ static void guest_qemu_command(void **state)
     assert_non_null(strstr(out, "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off"));
     assert_non_null(strstr(out, "-qmp tcp:10.10.1.1:4445,server=on,wait=off"));
     assert_non_null(strstr(out, "host=10.10.1.1,port=4446,server=on,wait=off"));
-    assert_non_null(strstr(out, "-netdev bridge,id=n0,br=br0"));
+    /* the guest's tap is made inside the host's netns vmnet: the guest never shares a
+     * network with its host's QMP and console sockets */
+    assert_non_null(strstr(out, "-netdev bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper "));
     /* GUEST_KERNEL=lab (default): the lab's bzImage, root by device, no initrd */
     assert_non_null(strstr(out, "-kernel /mnt/fmlab-guest/bzImage -append 'console=ttyS0 root=/dev/vda rw "));
     assert_null(strstr(out, "-initrd"));
