@@ -85,8 +85,11 @@ deps:
 	  done); \
 	if [ -z "$$missing" ]; then echo "deps: all $(words $(DEPS)) packages installed"; \
 	else echo "deps: installing:" $$missing; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing \
-	  || { echo "deps: apt-get install failed (try: apt-get update)"; exit 1; }; fi
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends $$missing \
+	  || { echo "deps: apt-get install failed: the package lists may be stale, apt-get update first"; \
+	       apt-get update -q && apt-get install -y --no-install-recommends $$missing; } \
+	  || { echo "deps: apt-get install failed after apt-get update (packages: $$missing)"; exit 1; }; fi
 
 # Images: image/build.sh checks the cache (keyed by a hash of all inputs) and builds if needed.
 image: $(FMLAB)

@@ -19,7 +19,7 @@ ns=${2:?netns name}
 
 case "$action" in
 up)
-    br=${3:?bridge name} addr=${4:?L0 address/prefix} vmbr=${5:?guests' bridge name}
+    br=${3:?bridge name} addr=${4:?L0 address/prefix} vmbr=${5:?bridge name of the guests network}
     shift 5
     if ip netns list | grep -qw "^$ns"; then
         echo "netsetup: network namespace '$ns' already exists (another lab? run: fmlab down)" >&2
