@@ -44,3 +44,12 @@ char *xvasprintf(const char *fmt, va_list ap)
         or_die(NULL, strlen(fmt) + 1);
     return s;
 }
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}

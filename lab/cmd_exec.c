@@ -1,10 +1,12 @@
 /*
- * cmd_exec.c: `fmlab exec HOST|vm [--timeout S] -- COMMAND...`: run a shell command on a
- * host's serial console (or the guest's, wherever it runs) and return its output and exit
- * status, as a script would over ssh. Uses the same framed console protocol as the runner
- * (console.c).
+ * cmd_exec.c: `fmlab exec HOST|vm [--timeout S] -- COMMAND...`: run a shell command in a
+ * host over ssh (the host's control master, host.c: whole output, its exit status), or in
+ * the guest on its serial console (framed, console.c), wherever it runs: the guest has no
+ * route to the lab network, so the console is the control plane's only way in.
  */
+#include "cgroup.h"
 #include "console.h"
+#include "proc.h"
 #include "alloc.h"
 #include "host.h"
 #include "fmlab.h"
@@ -23,6 +25,28 @@ void usage_exec(void)
            "Runs COMMAND in a root shell on HOST (src, dst, backup, or vm: the guest, on\n"
            "whichever host runs it) through its console; prints its output and exits with\n"
            "its status.\n");
+}
+
+/* ssh streams the command's whole output here; its exit status is the command's. */
+static int exec_on_host(const struct config *cfg, const struct lab_host *h, const char *cmd, int timeout)
+{
+    struct host_ssh s;
+    char err[512];
+    /* the host's ssh master, if this starts it, belongs to the lab: down ends it */
+    if (lab_cgroup_join(false, err, sizeof(err)) < 0)
+        fprintf(stderr, "fmlab exec: warning: %s\n", err);
+    if (host_ssh_argv(cfg, h, cmd, timeout, &s) < 0) {
+        fprintf(stderr, "fmlab exec: command too long\n");
+        return 2;
+    }
+    fflush(stdout);
+    int rc = proc_run(s.argv);
+    host_ssh_free(&s);
+    if (rc == 255 || rc < 0)
+        fprintf(stderr, "fmlab exec: cannot reach %s over ssh (fmlab status)\n", h->name);
+    else if (rc == 124)
+        fprintf(stderr, "fmlab exec: %s: timed out after %d s\n", h->name, timeout);
+    return rc < 0 ? 255 : rc;
 }
 
 int cmd_exec(int argc, char **argv)
@@ -56,16 +80,19 @@ int cmd_exec(int argc, char **argv)
     }
     if (!timeout)
         timeout = (int)config_get_uint(&cfg, "CMD_TIMEOUT");
+    if (!guest) {
+        int rc = exec_on_host(&cfg, lab_find_host(host), cmd, timeout);
+        config_free(&cfg);
+        return rc;
+    }
     out = xmalloc(1 << 16);
-    int rc = guest ? guest_run(&cfg, cmd, timeout, out, 1 << 16, &status)
-                   : host_run(&cfg, host, cmd, timeout, out, 1 << 16, &status);
+    int rc = guest_run(&cfg, cmd, timeout, out, 1 << 16, &status);
     config_free(&cfg);
     if (rc != CONSOLE_OK) {
         if (rc == CONSOLE_EOF)
-            fprintf(stderr, "fmlab exec: %s is not up, or its console is busy (fmlab status)\n",
-                    guest ? "the guest" : host);
+            fprintf(stderr, "fmlab exec: the guest is not running, or its console is busy (fmlab status)\n");
         else
-            fprintf(stderr, "fmlab exec: %s: %s\n", host, console_strerror(rc));
+            fprintf(stderr, "fmlab exec: vm: %s\n", console_strerror(rc));
         free(out);
         return 1;
     }

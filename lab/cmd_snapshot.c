@@ -3,6 +3,7 @@
  * kept on disk (snapshot.c) and restored by `fmlab up --from NAME`; `fmlab up` itself
  * saves and restores auto-KEY, the snapshot of the current inputs.
  */
+#include "cgroup.h"
 #include "fmlab.h"
 #include "lab.h"
 #include "snapshot.h"
@@ -89,6 +90,10 @@ int cmd_snapshot(int argc, char **argv)
         config_print_errors(&cfg, stderr);
         return 1;
     }
+    char err[512];
+    /* save runs commands in the hosts over ssh: a master it starts belongs to the lab */
+    if (strcmp(argv[1], "save") == 0 && lab_cgroup_join(false, err, sizeof(err)) < 0)
+        fprintf(stderr, "fmlab snapshot: warning: %s\n", err);
     int rc = dispatch(&cfg, argv[1], argc > 2 ? argv[2] : NULL);
     config_free(&cfg);
     return rc;

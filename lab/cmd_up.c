@@ -604,6 +604,8 @@ int cmd_up(int argc, char **argv)
         return 1;
     }
     if (o.only_guest) {
+        if (lab_cgroup_join(false, err, sizeof(err)) < 0)   /* its ssh masters are the lab's */
+            fprintf(stderr, "fmlab up: warning: %s\n", err);
         int rc = guest_only(&cfg);
         config_free(&cfg);
         return rc;

@@ -36,14 +36,26 @@ int host_fresh_overlay(const struct host_spec *hs, char *err, size_t errlen);
 /* STATE_DIR/<host>/ssh_host_ed25519_key: the host's SSH key, made per lab at L0. */
 void host_key_path(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
 /* Readiness: eth0 addressed, eth1 on the guests' network (netns vmnet or backup's route), guest share mounted, NUMA node 1 CPU-less
- * memory, kvm_amd loaded and /dev/kvm running guest code (fmlab-kvmcheck). 0, or -1 with err naming the failed step. */
+ * memory, kvm_amd loaded and /dev/kvm running guest code (fmlab-kvmcheck), sshd listening. 0, or -1 with err naming the failed step. */
 int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
                      char *err, size_t errlen);
-/* Run a shell command on host's serial console (attached for this one command).
- * CONSOLE_OK with its output and exit status, CONSOLE_EOF if the host is not up. */
+/* Run a shell command in host over ssh (the serial console is for the boot and for
+ * people): CONSOLE_OK with its output (stdout and stderr, cut at outlen) and exit status,
+ * CONSOLE_TIMEOUT after timeout_s (the host ends it too), CONSOLE_EOF if ssh cannot reach
+ * the host. */
 int host_run(const struct config *cfg, const char *host, const char *cmd, int timeout_s,
              char *out, size_t outlen, int *status);
-/* The host's kernel command line (exposed for unit tests). */
+/* The ssh argv (through the lab namespace and the host's control master in
+ * STATE_DIR/<host>/ssh.ctl) that runs cmd in h, ended there after timeout_s. */
+struct host_ssh {
+    struct lab_ssh_paths paths;
+    char ctl_path[PATH_MAX / 2], ctl[PATH_MAX], dest[64];
+    char *remote;
+    const char *argv[48];
+};
+int host_ssh_argv(const struct config *cfg, const struct lab_host *h, const char *cmd, int timeout_s,
+                  struct host_ssh *s);
+void host_ssh_free(struct host_ssh *s);/* The host's kernel command line (exposed for unit tests). */
 void host_append(const struct config *cfg, const struct lab_host *h, char *out, size_t len);
 
 #endif

@@ -5,6 +5,9 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
@@ -82,4 +85,65 @@ bool proc_in_path(const char *name)
         p = colon ? colon + 1 : NULL;
     }
     return false;
+}
+
+int proc_capture_all(const char *const *argv, char *out, size_t len, int timeout_s, bool *timed_out)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int fds[2], status = 0, rc;
+    size_t used = 0;
+    pid_t pid;
+    struct timespec t0, now;
+
+    *timed_out = false;
+    out[0] = '\0';
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);   /* a timeout ends it all */
+    posix_spawnattr_setpgroup(&attr, 0);
+    rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left_ms = timeout_s * 1000L - ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        if (left_ms <= 0) {
+            *timed_out = true;
+            kill(-pid, SIGKILL);
+            break;
+        }
+        int ready = poll(&p, 1, (int)(left_ms > 1000 ? 1000 : left_ms));
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready <= 0)
+            continue;
+        char sink[4096];
+        char *to = used + 1 < len ? out + used : sink;
+        size_t room = used + 1 < len ? len - 1 - used : sizeof(sink);
+        ssize_t n = read(fds[0], to, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (to != sink)
+            used += (size_t)n;
+    }
+    out[used] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) && !*timed_out ? WEXITSTATUS(status) : -1;
 }

@@ -143,7 +143,7 @@ int lab_teardown(const struct config *cfg, bool keep_pool)
         printf("down: killed %d process%s left in the lab's cgroup %s\n", killed, killed == 1 ? "" : "es", LAB_CGROUP);
     for (int i = 0; i < LAB_N_HOSTS; i++) {
         lab_path(cfg, lab_hosts[i].name, dir, sizeof(dir));
-        const char *files[] = { "qemu.pid", "qmp.sock", "console.sock", "ready", "disk.qcow2" };
+        const char *files[] = { "qemu.pid", "qmp.sock", "console.sock", "ssh.ctl", "ready", "disk.qcow2" };
         for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
             snprintf(path, sizeof(path), "%s/%s", dir, files[f]);
             unlink(path);
