@@ -48,7 +48,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-unit test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-config \
         test-doctor test-boot test-lab test-repro test-migration bench clean
 
 all: $(FMLAB) $(CONTROL)
@@ -187,6 +187,11 @@ test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 BENCH_REPEAT ?= 5
 bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/bench.sh $(FMLAB) $(BENCH_REPEAT)
+
+# The README's two commands on a fresh Debian (a minbase chroot of this suite): make deps
+# installs everything from nothing, the runner and unit tests build and pass (~10 min).
+test-fresh:
+	tests/fresh.sh
 
 test-repro: $(FMLAB)
 	tests/repro.sh $(FMLAB)

@@ -19,7 +19,7 @@ static const struct config_key schema[] = {
     /* the study's keys: required, as in its config.txt */
     { "SHARED_STORAGE", CT_PATH, NULL, NULL, NULL },
     { "KERNEL_VER", CT_STRING, NULL, NULL, NULL },
-    { "NIC_NAME", CT_STRING, NULL, NULL, "the hosts' NIC is always eth0 (net.ifnames=0), bridged as br0 by the host image" },
+    { "NIC_NAME", CT_STRING, NULL, NULL, "the host image fixes the NICs: eth0 on the lab network, eth1 on the guests' network (br0 in netns vmnet)" },
     { "SRC_IP", CT_IPV4, NULL, NULL, NULL },
     { "DST_IP", CT_IPV4, NULL, NULL, NULL },
     { "BACKUP_IP", CT_IPV4, NULL, NULL, NULL },
