@@ -260,8 +260,9 @@ fi
 # The memory oracle is not vacuous: a page made stale in the running guest is caught.
 if want memory-oracle-negative; then
 vm_ip=$($fmlab config get VM_IP); agent_port=$($fmlab config get AGENT_PORT)
-reply=$(ip netns exec fmlab bash -c "exec 3<>/dev/tcp/$vm_ip/$agent_port; for c in 'mem start 4 0' \
-    'mem corrupt 7 stale' 'mem check' 'mem stop'; do echo \"\$c\" >&3; read -r -t 60 l <&3; echo \"\$l\"; done")
+# from backup: only the control plane is on the guests' network
+reply=$($fmlab exec backup -- "bash -c 'exec 3<>/dev/tcp/$vm_ip/$agent_port; for c in \"mem start 4 0\" \
+    \"mem corrupt 7 stale\" \"mem check\" \"mem stop\"; do echo \"\$c\" >&3; read -r -t 60 l <&3; echo \"\$l\"; done'")
 echo "$reply" | sed 's/^/#   agent: /'
 echo "$reply" | grep -q '^pages=1024 bad=1 torn=0 stale=1' && ok "memory oracle catches a stale page in the guest" \
     || notok "memory oracle catches a stale page in the guest"
