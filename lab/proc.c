@@ -31,31 +31,32 @@ int proc_run(const char *const *argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int proc_capture(const char *const *argv, char *out, size_t len)
+/* Fill out from fd until EOF or the deadline (timeout_ms < 0: none); the rest is drained.
+ * Returns false when the deadline passed. */
+static bool read_all(int fd, char *out, size_t len, long timeout_ms)
 {
-    posix_spawn_file_actions_t fa;
-    int fds[2], status = 0, rc;
+    struct timespec t0, now;
     size_t used = 0;
-    pid_t pid;
+    bool in_time = true;
 
-    out[0] = '\0';
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return -1;
-    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (timeout_ms >= 0 && left <= 0) {
+            in_time = false;
+            break;
+        }
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int ready = poll(&p, 1, timeout_ms < 0 ? -1 : (int)(left > 1000 ? 1000 : left));
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready <= 0)
+            continue;
         char sink[4096];
         char *to = used + 1 < len ? out + used : sink;
         size_t room = used + 1 < len ? len - 1 - used : sizeof(sink);
-        ssize_t n = read(fds[0], to, room);
+        ssize_t n = read(fd, to, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -64,11 +65,59 @@ int proc_capture(const char *const *argv, char *out, size_t len)
             used += (size_t)n;
     }
     out[used] = '\0';
+    return in_time;
+}
+
+/* argv's output read into out; stderr too when merge, else discarded. In a process group
+ * of its own, SIGKILLed when timeout_s (> 0) passes. */
+static int capture(const char *const *argv, char *out, size_t len, bool merge, int timeout_s, bool *timed_out)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int fds[2], status = 0, rc;
+    pid_t pid;
+
+    *timed_out = false;
+    out[0] = '\0';
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    if (merge)
+        posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return -1;
+    }
+    if (!read_all(fds[0], out, len, timeout_s > 0 ? timeout_s * 1000L : -1)) {
+        *timed_out = true;
+        kill(-pid, SIGKILL);
+    }
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
             return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return WIFEXITED(status) && !*timed_out ? WEXITSTATUS(status) : -1;
+}
+
+int proc_capture(const char *const *argv, char *out, size_t len)
+{
+    bool timed_out;
+    return capture(argv, out, len, false, 0, &timed_out);
+}
+
+int proc_capture_all(const char *const *argv, char *out, size_t len, int timeout_s, bool *timed_out)
+{
+    return capture(argv, out, len, true, timeout_s, timed_out);
 }
 
 bool proc_in_path(const char *name)
@@ -85,65 +134,4 @@ bool proc_in_path(const char *name)
         p = colon ? colon + 1 : NULL;
     }
     return false;
-}
-
-int proc_capture_all(const char *const *argv, char *out, size_t len, int timeout_s, bool *timed_out)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int fds[2], status = 0, rc;
-    size_t used = 0;
-    pid_t pid;
-    struct timespec t0, now;
-
-    *timed_out = false;
-    out[0] = '\0';
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);   /* a timeout ends it all */
-    posix_spawnattr_setpgroup(&attr, 0);
-    rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return -1;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left_ms = timeout_s * 1000L - ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
-        struct pollfd p = { .fd = fds[0], .events = POLLIN };
-        if (left_ms <= 0) {
-            *timed_out = true;
-            kill(-pid, SIGKILL);
-            break;
-        }
-        int ready = poll(&p, 1, (int)(left_ms > 1000 ? 1000 : left_ms));
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (ready <= 0)
-            continue;
-        char sink[4096];
-        char *to = used + 1 < len ? out + used : sink;
-        size_t room = used + 1 < len ? len - 1 - used : sizeof(sink);
-        ssize_t n = read(fds[0], to, room);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (to != sink)
-            used += (size_t)n;
-    }
-    out[used] = '\0';
-    close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) && !*timed_out ? WEXITSTATUS(status) : -1;
 }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "lab.h"
 #include "proc.h"
@@ -43,11 +44,31 @@ static void capture_output_and_status(void **state)
     assert_false(proc_in_path("fmlab-no-such-program"));
 }
 
+/* proc_capture_all: stderr too; a command that overruns is killed with its whole process
+ * group (a child it started too) and reported as timed out, not waited for. */
+static void capture_all_merges_and_times_out(void **state)
+{
+    (void)state;
+    char out[64];
+    bool timed_out;
+    const char *both[] = { "sh", "-c", "printf out; printf err >&2; exit 4", NULL };
+    assert_int_equal(proc_capture_all(both, out, sizeof(out), 5, &timed_out), 4);
+    assert_false(timed_out);
+    assert_string_equal(out, "outerr");
+    const char *slow[] = { "sh", "-c", "printf started; sleep 30 & wait", NULL };
+    time_t t0 = time(NULL);
+    assert_int_equal(proc_capture_all(slow, out, sizeof(out), 1, &timed_out), -1);
+    assert_true(timed_out);
+    assert_true(time(NULL) - t0 < 5);   /* the grandchild holding the pipe died too */
+    assert_string_equal(out, "started");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quoted_words_survive_a_shell),
         cmocka_unit_test(capture_output_and_status),
+        cmocka_unit_test(capture_all_merges_and_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
