@@ -65,11 +65,16 @@ $(FMLAB): $(B)/lab/main.o $(B)/libfmlab.a
 
 # glibc warns that a static getaddrinfo needs its NSS libraries: the controller only
 # ever resolves numeric addresses, which glibc parses without them.
-$(CONTROL): $(CONTROL_SRCS) lab/control/control.h lab/qmp.h lab/sock.h lab/alloc.h
+$(CONTROL): $(CONTROL_SRCS) $(wildcard lab/control/*.h) lab/qmp.h lab/sock.h lab/alloc.h
 	@mkdir -p $(@D)
-	@$(CC) $(CFLAGS) -static -pthread -o $@ $(CONTROL_SRCS) -ljansson -lhiredis 2>$@.log; rc=$$?; \
+	@$(CC) $(CFLAGS) -static -pthread -o $@ $(CONTROL_SRCS) -ljansson -lhiredis -lm 2>$@.log; rc=$$?; \
 	  grep -v -e "getaddrinfo' in statically linked" -e "_redisContextConnectTcp'" $@.log; \
 	  [ $$rc -eq 0 ] && echo "built $@ (static)"; exit $$rc
+
+# the YCSB generator belongs to the control plane (lab/control), not to libfmlab
+$(B)/tests/test_ycsb: tests/unit/test_ycsb.c lab/control/ycsb_gen.c lab/control/ycsb_gen.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -pthread -o $@ $(filter %.c,$^) -lcmocka -lm
 
 $(B)/tests/%: tests/unit/%.c $(B)/libfmlab.a
 	@mkdir -p $(@D)

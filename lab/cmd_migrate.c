@@ -137,41 +137,6 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     return bad ? -1 : 0;
 }
 
-/* RESULTS_DIR/<UTC timestamp>-<tag>[-k], created; out gets its path. */
-static int make_result_dir(const struct config *cfg, const char *tag, char *out, size_t len)
-{
-    char stamp[32];
-    time_t now = time(NULL);
-    const char *base = config_get(cfg, "RESULTS_DIR");
-
-    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&now));
-    if (mkdir(base, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "fmlab migrate: cannot create RESULTS_DIR %s: %s\n", base, strerror(errno));
-        return -1;
-    }
-    for (int k = 1; k < 100; k++) {
-        if (k == 1)
-            snprintf(out, len, "%s/%s-%s", base, stamp, tag);
-        else
-            snprintf(out, len, "%s/%s-%s-%d", base, stamp, tag, k);
-        if (mkdir(out, 0755) == 0)
-            return 0;
-        if (errno != EEXIST)
-            break;
-    }
-    fprintf(stderr, "fmlab migrate: cannot create a result directory under %s: %s\n", base, strerror(errno));
-    return -1;
-}
-
-static int write_json(const char *path, json_t *j)
-{
-    if (json_dump_file(j, path, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) != 0) {
-        fprintf(stderr, "fmlab migrate: cannot write %s\n", path);
-        return -1;
-    }
-    return 0;
-}
-
 static void print_stats(json_t *sum)
 {
     const char *key;
@@ -197,9 +162,9 @@ static int run_one(const struct config *cfg, const struct migrate_opts *o, json_
         fprintf(stderr, "fmlab migrate: %s\n", err);
         return 1;
     }
-    if (make_result_dir(cfg, o->mode, dir, sizeof(dir)) == 0) {
+    if (result_dir_make(cfg, o->mode, dir, sizeof(dir)) == 0) {
         snprintf(path, sizeof(path), "%s/result.json", dir);
-        if (write_json(path, r) == 0)
+        if (result_write_json(path, r) == 0)
             json_object_set_new(r, "result_file", json_string(path));
     }
     result_summary(r, line, sizeof(line));
@@ -253,13 +218,13 @@ int cmd_migrate(int argc, char **argv)
         print_stats(sum);
         char tag[64];
         snprintf(tag, sizeof(tag), "%s-x%ld", o.mode, repeat);
-        if (make_result_dir(&cfg, tag, dir, sizeof(dir)) == 0) {
+        if (result_dir_make(&cfg, tag, dir, sizeof(dir)) == 0) {
             snprintf(path, sizeof(path), "%s/summary.json", dir);
             json_t *files = json_array();
             for (size_t i = 0; i < done; i++)
                 json_array_append(files, json_object_get(runs[i], "result_file"));
             json_object_set_new(sum, "results", files);
-            if (write_json(path, sum) == 0)
+            if (result_write_json(path, sum) == 0)
                 printf("[migrate] summary: %s\n", path);
         }
         json_decref(sum);

@@ -23,6 +23,8 @@ int cmd_ssh(int argc, char **argv);
 void usage_ssh(void);
 int cmd_migrate(int argc, char **argv);
 void usage_migrate(void);
+int cmd_ycsb(int argc, char **argv);
+void usage_ycsb(void);
 void usage_console(void);
 void usage_status(void);
 void usage_exec(void);

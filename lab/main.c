@@ -14,10 +14,11 @@ static const struct fmlab_command commands[] = {
     { "down", "stop everything the lab started", cmd_down, usage_down },
     { "status", "hosts of the lab: state, pid, uptime, addresses, logs", cmd_status, usage_status },
     { "console", "attach to a host's serial console (Ctrl-] detaches)", cmd_console, usage_console },
-    { "exec", "run a command on a host's console", cmd_exec, usage_exec },
+    { "exec", "run a command in a host (ssh) or the guest (console)", cmd_exec, usage_exec },
     { "ssh", "ssh into a host with the lab's key", cmd_ssh, usage_ssh },
     { "snapshot", "save, list, check or remove whole labs (fmlab up --from NAME)", cmd_snapshot, usage_snapshot },
     { "migrate", "migrate the guest src<->dst and check the oracles", cmd_migrate, usage_migrate },
+    { "ycsb", "YCSB workloads a-f from backup against the guest's redis", cmd_ycsb, usage_ycsb },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -37,7 +37,6 @@ extern char **environ;
 #define CONTROL_BIN "fmlab-control"
 /* Arguments for the controller on backup (names and values, each under 64 bytes) */
 #define CONTROL_MAX_ARGS 96
-#define CONTROL_PATH "/usr/local/bin/" CONTROL_BIN
 
 static long opt_or_cfg(long v, const struct config *cfg, const char *key)
 {
@@ -53,7 +52,7 @@ static int ssh_prefix(const struct config *cfg, const char *tool, const char **a
     return n + (int)(sizeof(more) / sizeof(more[0]));
 }
 
-static int push_controller(const struct config *cfg, char *err, size_t errlen)
+int control_push(const struct config *cfg, char *err, size_t errlen)
 {
     const char *argv[32];
     struct lab_ssh_paths paths;
@@ -61,14 +60,14 @@ static int push_controller(const struct config *cfg, char *err, size_t errlen)
 
     snprintf(bin, sizeof(bin), "%s/build/" CONTROL_BIN, lab_repo_dir());
     if (access(bin, X_OK) != 0) {
-        snprintf(err, errlen, "[migrate] missing %s (build it: make)", bin);
+        snprintf(err, errlen, "missing %s (build it: make)", bin);
         return -1;
     }
     int n = ssh_prefix(cfg, "scp", argv, &paths);
     snprintf(dest, sizeof(dest), "root@%s:" CONTROL_PATH, config_get(cfg, "BACKUP_IP"));
     argv[n++] = bin, argv[n++] = dest, argv[n] = NULL;
     if (proc_run(argv) != 0) {
-        snprintf(err, errlen, "[migrate] cannot copy %s into backup (scp to %s failed)", CONTROL_BIN, dest);
+        snprintf(err, errlen, "cannot copy %s into backup (scp to %s failed)", CONTROL_BIN, dest);
         return -1;
     }
     return 0;
@@ -520,7 +519,7 @@ json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, cha
                  CONTROL_MAX_ARGS);
         return NULL;
     }
-    if (guest_start_incoming(cfg, c.to->name, err, errlen) || push_controller(cfg, err, errlen))
+    if (guest_start_incoming(cfg, c.to->name, err, errlen) || control_push(cfg, err, errlen))
         return NULL;
     struct net_snapshot net;
     net_snapshot(&c, &net);

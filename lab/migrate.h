@@ -24,6 +24,10 @@ struct migrate_opts {
     long observe_s;                         /* keep the load this long after the resume */
 };
 
+/* fmlab-control, the control plane, in backup (copied from build/ by scp). */
+#define CONTROL_PATH "/usr/local/bin/fmlab-control"
+int control_push(const struct config *cfg, char *err, size_t errlen);
+
 /* Migrate the guest from the host it runs on to the other one (src <-> dst), check the
  * oracles, judge the result. Returns the result object (new reference), or NULL with
  * err naming the step that could not run. */

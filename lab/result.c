@@ -9,9 +9,12 @@
 #include "values.h"
 #include "alloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 const char *result_expected_status(const char *mode, const char *fault, const char *expect)
 {
@@ -139,4 +142,39 @@ json_t *result_repeat_summary(json_t *const *runs, size_t n)
     }
     free(v);
     return out;
+}
+
+/* RESULTS_DIR/<UTC timestamp>-<tag>[-k], created; out gets its path. */
+int result_dir_make(const struct config *cfg, const char *tag, char *out, size_t len)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    const char *base = config_get(cfg, "RESULTS_DIR");
+
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&now));
+    if (mkdir(base, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "fmlab: cannot create RESULTS_DIR %s: %s\n", base, strerror(errno));
+        return -1;
+    }
+    for (int k = 1; k < 100; k++) {
+        if (k == 1)
+            snprintf(out, len, "%s/%s-%s", base, stamp, tag);
+        else
+            snprintf(out, len, "%s/%s-%s-%d", base, stamp, tag, k);
+        if (mkdir(out, 0755) == 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+    }
+    fprintf(stderr, "fmlab: cannot create a result directory under %s: %s\n", base, strerror(errno));
+    return -1;
+}
+
+int result_write_json(const char *path, json_t *j)
+{
+    if (json_dump_file(j, path, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) != 0) {
+        fprintf(stderr, "fmlab: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
 }

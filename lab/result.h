@@ -4,6 +4,7 @@
 #define FMLAB_RESULT_H
 
 #include <jansson.h>
+#include "config.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,5 +26,10 @@ void result_summary(const json_t *r, char *out, size_t len);
 void stats_of(double *v, size_t n, struct stat3 *s);
 /* {"runs": n, "passed": k, "<metric>": {"median","min","max"}, ...} over completed runs. */
 json_t *result_repeat_summary(json_t *const *runs, size_t n);
+
+/* RESULTS_DIR/<UTC timestamp>-<tag>[-k], created; out gets its path. 0, or -1 (said). */
+int result_dir_make(const struct config *cfg, const char *tag, char *out, size_t len);
+/* j as indented JSON at path. 0, or -1 (said). */
+int result_write_json(const char *path, json_t *j);
 
 #endif

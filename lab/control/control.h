@@ -42,6 +42,9 @@ struct control_opts {
     unsigned period_us, write_through_s;
 };
 
+/* `fmlab-control ycsb ...` (ycsb.c): YCSB's core workloads against the guest's redis. */
+int ycsb_main(int argc, char **argv);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 double now_ms(void);
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

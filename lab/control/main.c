@@ -4,6 +4,7 @@
  *
  *   fmlab-control migrate --mode precopy|postcopy --load redis|memory|idle
  *       --from IP --to IP --vm IP [options]   (see usage())
+ *   fmlab-control ycsb --workload a..f ...   (ycsb.c: YCSB's core workloads on redis)
  */
 #include "control.h"
 #include "qmp.h"
@@ -230,6 +231,8 @@ int main(int argc, char **argv)
     json_t *client = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 2 && strcmp(argv[1], "ycsb") == 0)
+        return ycsb_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "migrate") != 0 || parse(argc - 1, argv + 1, &o) != 0) {
         usage();
         return 2;
