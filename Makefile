@@ -194,7 +194,7 @@ bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/bench.sh $(FMLAB) $(BENCH_REPEAT)
 
 # The README's two commands on a fresh Debian (a minbase chroot of this suite): make deps
-# installs everything from nothing, the runner and unit tests build and pass (~10 min).
+# installs everything from nothing, the runner and unit tests build and pass (~2 min).
 test-fresh:
 	tests/fresh.sh
 
