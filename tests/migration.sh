@@ -268,6 +268,22 @@ echo "$reply" | grep -q '^pages=1024 bad=1 torn=0 stale=1' && ok "memory oracle 
     || notok "memory oracle catches a stale page in the guest"
 fi
 
+# YCSB from backup (fmlab ycsb): workload d (reads of the latest records + inserts) loads,
+# runs, and every operation is answered; a workload YCSB does not have is one line.
+if want ycsb; then
+    lab_up "$fmlab" >/dev/null
+    out=$($fmlab ycsb --workload d --records 1000 --operations 2000 --threads 2 2>&1); rc=$?
+    echo "$out" | grep -E '^\[(OVERALL|READ|INSERT)\], (Throughput|Operations|99th)' | sed 's/^/#   /'
+    result=$(echo "$out" | sed -n 's/^\[ycsb\] result: //p')
+    [ $rc -eq 0 ] && ok "ycsb d: load and run finished" || notok "ycsb d: exit $rc: $(echo "$out" | tail -n 3)"
+    jqcheck "$result" "ycsb d: 1000 records loaded, 2000 operations run, reads and inserts, no error" \
+        '.load.operations == 1000 and .run.operations == 2000 and .run.per_operation.READ.errors == 0
+         and .run.per_operation.INSERT.operations > 0 and .run.throughput_ops_s > 0'
+    out=$($fmlab ycsb --workload g 2>&1); rc=$?
+    [ $rc -eq 2 ] && [ "$out" = "fmlab ycsb: --workload is one of a, b, c, d, e, f" ] \
+        && ok "ycsb: an unknown workload is one line" || notok "ycsb --workload g: $out"
+fi
+
 if $fmlab status --json | jq -e '.guest.state == "running"' >/dev/null; then ok "the guest still runs after the matrix"
 else notok "the guest still runs after the matrix"; fi
 
