@@ -9,7 +9,7 @@
 #   up       `fmlab up` (snapshot restore or boot), SIGKILLed 0-25 s in;
 #   migrate  `fmlab migrate` (precopy, postcopy or shm), SIGKILLed 0-20 s in: its ssh to
 #            the controller on backup lives on at L0 until down kills the lab's cgroup;
-#   control  fmlab-control SIGKILLed on backup 0-20 s into a migration: fmlab migrate must
+#   control  fmlab-control SIGKILLed on backup 0-15 s after it started: fmlab migrate must
 #            end by itself (within 3 min) and say where the guest is.
 # ROUNDS defaults to LAB_KILL_ROUNDS or 3 (one per victim); LAB_KILL_SEED replays a run.
 set -u
@@ -65,9 +65,9 @@ round_up() {
     echo "# fmlab up SIGKILLed after $at s ($(in_cgroup) processes in the lab's cgroup)"
 }
 
-start_migration() {
+start_migration() {   # start_migration SECONDS: start one, return SECONDS later
     local modes=(precopy postcopy shm)
-    mode=${modes[RANDOM % 3]} at=$((RANDOM % 21))
+    mode=${modes[RANDOM % 3]} at=$1
     lab_up "$fmlab" >/dev/null || { notok "the lab did not come up"; return 1; }
     $fmlab migrate --mode "$mode" >"$log" 2>&1 &
     mig=$!
@@ -75,7 +75,7 @@ start_migration() {
 }
 
 round_migrate() {
-    start_migration || return
+    start_migration $((RANDOM % 21)) || return
     kill -9 "$mig" 2>/dev/null
     wait "$mig" 2>/dev/null
     echo "# fmlab migrate --mode $mode SIGKILLed after $at s ($(in_cgroup) processes in the lab's cgroup:" \
@@ -83,9 +83,12 @@ round_migrate() {
 }
 
 round_control() {
-    start_migration || return
     local killed
-    killed=$($fmlab exec backup -- 'pkill -9 -x fmlab-control && echo killed || echo "no controller ran"' 2>&1)
+    start_migration 0 || return
+    # the controller starts once dst waits and the binary is on backup: kill it 0-15 s
+    # after it appears (or say that none ran within 60 s)
+    killed=$($fmlab exec backup --timeout 90 -- "i=0; until pgrep -x fmlab-control >/dev/null || [ \$i -ge 600 ];
+        do i=\$((i+1)); sleep 0.1; done; sleep $((RANDOM % 16)); pkill -9 -x fmlab-control && echo killed || echo 'no controller ran'" 2>&1)
     local i=0
     while kill -0 "$mig" 2>/dev/null && [ $i -lt 180 ]; do sleep 1; i=$((i + 1)); done
     if kill -0 "$mig" 2>/dev/null; then
@@ -93,7 +96,7 @@ round_control() {
         kill -9 "$mig"
     else
         wait "$mig"
-        ok "fmlab migrate --mode $mode ended (exit $?) $i s after fmlab-control was SIGKILLed $at s in ($killed):" \
+        ok "fmlab migrate --mode $mode ended (exit $?) $i s after fmlab-control was SIGKILLed ($killed):" \
            "$(grep -v '^ *$' "$log" | tail -n1)"
     fi
 }
