@@ -155,7 +155,7 @@ lab-down: $(FMLAB)
 	$(FMLAB) down
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-config test-doctor test-boot test-lab test-lab-kill
+	@$(MAKE) --no-print-directory test-unit test-config test-fresh test-doctor test-boot test-lab test-lab-kill
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -13,7 +13,7 @@
 #      commands of the README need nothing run before them.
 # The lab itself cannot run in a chroot (it needs /dev/kvm, namespaces and a kernel of its
 # own); `make test` runs it on this machine. Takes ~2-10 min (downloads and unpacks the
-# packages: 2 min here); the root is removed at the end. `make test-fresh`; CI runs it.
+# packages: 2 min here); the root is removed at the end. `make test-fresh`, part of `make test`.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/image/common.sh"
