@@ -44,6 +44,14 @@ struct control_opts {
 
 /* `fmlab-control ycsb ...` (ycsb.c): YCSB's core workloads against the guest's redis. */
 int ycsb_main(int argc, char **argv);
+/* `fmlab-control shm-sync ...` (sync.c): the shm sync alone for a while, then cancelled. */
+int sync_main(int argc, char **argv);
+/* The size of the shm image at path (devdax size from sysfs, else the file's); 0 if unknown. */
+uint64_t image_size(const char *path);
+/* Say what failed and print a failed "result {json}" line; returns 1. */
+int control_fail(const char *what, const char *err);
+/* Milliseconds since the epoch (CLOCK_REALTIME): lines up outputs of separate runs. */
+double epoch_ms(void);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 double now_ms(void);

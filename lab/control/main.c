@@ -5,6 +5,7 @@
  *   fmlab-control migrate --mode precopy|postcopy --load redis|memory|idle
  *       --from IP --to IP --vm IP [options]   (see usage())
  *   fmlab-control ycsb --workload a..f ...   (ycsb.c: YCSB's core workloads on redis)
+ *   fmlab-control shm-sync --from IP ...     (sync.c: write through, no migration)
  */
 #include "control.h"
 #include "qmp.h"
@@ -22,6 +23,13 @@ double now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+}
+
+double epoch_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
     return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
 }
 
@@ -130,7 +138,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
 }
 
 /* The size of the shm image: a devdax device's (sysfs), else the file's. 0 if unknown. */
-static uint64_t image_size(const char *path)
+uint64_t image_size(const char *path)
 {
     char sys[256];
     const char *base = strrchr(path, '/');
@@ -213,7 +221,7 @@ static bool runs_somewhere(json_t *live)
            strcmp(json_string_value(json_object_get(live, "destination_status")) ?: "", "running") == 0;
 }
 
-static int fail(const char *what, const char *err)
+int control_fail(const char *what, const char *err)
 {
     json_t *r = json_pack("{s:s, s:s, s:b}", "status", "error", "error", err, "pass", 0);
     char *text = json_dumps(r, JSON_COMPACT);
@@ -233,6 +241,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && strcmp(argv[1], "ycsb") == 0)
         return ycsb_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "shm-sync") == 0)
+        return sync_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "migrate") != 0 || parse(argc - 1, argv + 1, &o) != 0) {
         usage();
         return 2;
@@ -240,14 +250,14 @@ int main(int argc, char **argv)
     printf("control-pid %d\n", (int)getpid());   /* L0 stops this run by its pid */
     snprintf(cmd, sizeof(cmd), "mem start %u %u", o.mem_mib, o.mem_rate);
     if (agent_call(o.vm_ip, o.agent_port, cmd, reply, sizeof(reply), 60) != 0)
-        return fail("the guest agent", reply[0] ? reply : "does not answer");
+        return control_fail("the guest agent", reply[0] ? reply : "does not answer");
     if (o.mem_rate)
         say("memory oracle: writer over %u MiB at %u pages/s (%s)", o.mem_mib, o.mem_rate, reply);
     else
         say("memory oracle: writer over %u MiB as fast as it can (%s)", o.mem_mib, reply);
     struct load *l = load_start(&o, err, sizeof(err));
     if (!l)
-        return fail("redis", err);
+        return control_fail("redis", err);
     if (strcmp(o.mode, "shm") == 0 && !o.shm_size)
         o.shm_size = image_size(o.shm_path);
     json_t *result = strcmp(o.mode, "shm") == 0 ? shm_migration_run(&o, l, err, sizeof(err))
@@ -256,7 +266,7 @@ int main(int argc, char **argv)
         load_stop(l);
         json_decref(load_finish(l, &client));
         json_decref(client);
-        return fail("migration", err);
+        return control_fail("migration", err);
     }
     const char *status = json_string_value(json_object_get(result, "status"));
     json_t *live = liveness_oracle(&o, status), *memory;

@@ -302,6 +302,7 @@ static json_t *phase(struct ycsb_run *run, bool loading)
     for (size_t s = 0; s < MAX_SECONDS; s++)
         atomic_store(&run->per_second[s], 0);
     run->t0 = now_ms();
+    double t0_epoch = epoch_ms();
     uint64_t total = loading ? o->records : o->operations;
     for (unsigned t = 0; t < n; t++) {
         ws[t] = (struct worker){ .run = run, .id = t, .rng = { 0x5eed0000ULL + t * 7919ULL + loading } };
@@ -339,7 +340,7 @@ static json_t *phase(struct ycsb_run *run, bool loading)
         free(ws[t].timeline);
     }
     free(ws);
-    return json_pack("{s:I, s:f, s:f, s:o, s:o}", "operations", (json_int_t)done, "runtime_ms", ms,
+    return json_pack("{s:f, s:I, s:f, s:f, s:o, s:o}", "start_epoch_ms", t0_epoch, "operations", (json_int_t)done, "runtime_ms", ms,
                      "throughput_ops_s", (double)done / (ms / 1000.0), "per_operation", ops, "ops_per_second", seconds);
 }
 
