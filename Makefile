@@ -49,7 +49,7 @@ DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
 .PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-config \
-        test-doctor test-boot test-lab test-repro test-migration bench clean
+        test-doctor test-boot test-lab test-repro test-migration bench bench-overhead clean
 
 all: $(FMLAB) $(CONTROL)
 
@@ -197,6 +197,11 @@ bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 # installs everything from nothing, the runner and unit tests build and pass (~2 min).
 test-fresh:
 	tests/fresh.sh
+
+# The write-through overhead sweep: YCSB throughput with no sync and with the shm sync
+# every OVERHEAD_PERIODS_MS, fmsync vs stock tracking (tests/bench_overhead.sh).
+bench-overhead: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+	tests/bench_overhead.sh $(FMLAB) $${OVERHEAD_REPEAT:-3}
 
 test-repro: $(FMLAB)
 	tests/repro.sh $(FMLAB)

@@ -11,7 +11,8 @@
  * it on CLOCK_MONOTONIC; a failed request counts as an error with its latency, and the
  * thread reconnects. Prints YCSB's summary ([OVERALL], [READ], ... lines) on stdout,
  * progress every 10 s on stderr, and with --json/--timeline the numbers per second and
- * every request (time, operation, latency, ok) for a migration's window.
+ * every request (time, operation, latency, ok) for a migration's window. SIGTERM ends the
+ * current phase early and still reports it.
  */
 #include "control.h"
 #include "alloc.h"
@@ -20,6 +21,7 @@
 #include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,15 @@ struct ycsb_opts {
 };
 
 struct sample { uint32_t t_ms, latency_us; uint8_t op, ok; };
+
+/* SIGTERM/SIGINT end the phase early, with its summary: a caller stops a run that only
+ * has to span another program's window (the shm-sync overhead sweep). */
+static volatile sig_atomic_t stop_requested;
+static void request_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 struct lat { uint32_t *us; size_t n, cap; uint64_t errors; };
 
@@ -198,7 +209,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     const struct ycsb_opts *o = w->run->o;
-    for (uint64_t i = 0; i < w->count; i++) {
+    for (uint64_t i = 0; i < w->count && !stop_requested; i++) {
         if (o->max_seconds && now_ms() - w->run->t0 > o->max_seconds * 1000.0)
             break;
         if (w->run->loading) {
@@ -409,6 +420,9 @@ int ycsb_main(int argc, char **argv)
         return 2;
     }
     run.o = &o;
+    struct sigaction sa = { .sa_handler = request_stop, .sa_flags = SA_RESTART };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     ycsb_plan_init(&run.plan, o.w, o.records, o.operations);
     say("ycsb: workload %c, %llu records, %llu operations, %u threads over %u redis instance(s) at %s:%u+",
         o.w->name, (unsigned long long)o.records, (unsigned long long)o.operations, o.threads, o.instances,
