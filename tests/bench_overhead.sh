@@ -53,7 +53,8 @@ point() {
     $fmlab exec backup --timeout $((seconds + 600)) -- "/usr/local/bin/fmlab-control shm-sync --from $ip \
         --qmp-port $qmp --shm-path $shm --period-us $((p * 1000)) --dirty-tracking $t --seconds $seconds \
         --timeout 600" 2>&1 | sed -n 's/^result //p' >"$f.sync.json"
-    $fmlab exec backup -- 'pkill -TERM -f "fmlab-control ycsb"; true' >/dev/null
+    # by process name: a pattern would also match the shells whose command lines name it
+    $fmlab exec backup -- 'pkill -TERM -x fmlab-control; true' >/dev/null
     wait "$ycsb"
     local result
     result=$(sed -n 's/^\[ycsb\] result: //p' "$f.ycsb.log")

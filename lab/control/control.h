@@ -46,6 +46,8 @@ struct control_opts {
 int ycsb_main(int argc, char **argv);
 /* `fmlab-control shm-sync ...` (sync.c): the shm sync alone for a while, then cancelled. */
 int sync_main(int argc, char **argv);
+/* One sample of a running shm sync (query-shm-migrate's answer) at now - t0 ms. */
+json_t *shm_sample(json_t *info, double t0);
 /* The size of the shm image at path (devdax size from sysfs, else the file's); 0 if unknown. */
 uint64_t image_size(const char *path);
 /* Say what failed and print a failed "result {json}" line; returns 1. */

@@ -67,14 +67,19 @@ static const char *phase_of(json_t *info)
     return json_string_value(json_object_get(info, "phase")) ?: "?";
 }
 
-/* The sync's samples: phase, iteration, last period's dirty pages and copy time. */
+/* One sample of the sync: phase, iteration, last period's dirty pages and copy time. */
+json_t *shm_sample(json_t *info, double t0)
+{
+    return json_pack("{s:f, s:s, s:O?, s:O?, s:O?, s:O?}", "t_ms", now_ms() - t0, "phase", phase_of(info),
+                     "iterations", json_object_get(info, "iterations"),
+                     "last_dirty_pages", json_object_get(info, "last-dirty-pages"),
+                     "last_copy_us", json_object_get(info, "last-copy-us"),
+                     "bytes_copied", json_object_get(info, "bytes-copied"));
+}
+
 static void sample(json_t *samples, json_t *info, double t0)
 {
-    json_array_append_new(samples, json_pack("{s:f, s:s, s:O?, s:O?, s:O?, s:O?}", "t_ms", now_ms() - t0,
-                                             "phase", phase_of(info), "iterations", json_object_get(info, "iterations"),
-                                             "last_dirty_pages", json_object_get(info, "last-dirty-pages"),
-                                             "last_copy_us", json_object_get(info, "last-copy-us"),
-                                             "bytes_copied", json_object_get(info, "bytes-copied")));
+    json_array_append_new(samples, shm_sample(info, t0));
 }
 
 /* Write-through: wait for the first full copy, then let the sync run write_through_s. */

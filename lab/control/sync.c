@@ -56,16 +56,6 @@ static int sync_parse(int argc, char **argv, struct sync_opts *o)
     return o->period_us && o->seconds && o->timeout_s ? 0 : -1;
 }
 
-static json_t *sync_sample(json_t *info, double t0)
-{
-    return json_pack("{s:f, s:s, s:O?, s:O?, s:O?, s:O?}", "t_ms", now_ms() - t0,
-                     "phase", json_string_value(json_object_get(info, "phase")) ?: "?",
-                     "iterations", json_object_get(info, "iterations"),
-                     "last_dirty_pages", json_object_get(info, "last-dirty-pages"),
-                     "last_copy_us", json_object_get(info, "last-copy-us"),
-                     "bytes_copied", json_object_get(info, "bytes-copied"));
-}
-
 /* Sample until the write-through window is over; the window's start (ms) in *syncing. */
 static int sample_sync(struct qmp *q, const struct sync_opts *o, double t0, double *syncing, json_t *samples,
                        char *err, size_t errlen)
@@ -85,7 +75,7 @@ static int sample_sync(struct qmp *q, const struct sync_opts *o, double t0, doub
             *syncing = now;
             say("shm-sync: first copy done after %.1f s; writing through for %u s", (now - t0) / 1000, o->seconds);
         }
-        json_array_append_new(samples, sync_sample(info, t0));
+        json_array_append_new(samples, shm_sample(info, t0));
         json_decref(info);
         if (*syncing && now - *syncing >= o->seconds * 1000.0)
             return 0;
@@ -125,8 +115,9 @@ int sync_main(int argc, char **argv)
         json_decref(samples);
         return control_fail("shm-sync", err);
     }
-    json_t *out = json_pack("{s:s, s:b, s:i, s:s, s:f, s:f, s:f, s:f, s:o}", "status", "completed", "pass", 1,
-                            "period_us", (int)o.period_us, "dirty_tracking", o.dirty_tracking, "start_epoch_ms", t0_epoch,
+    json_t *out = json_pack("{s:s, s:b, s:i, s:s, s:I, s:f, s:f, s:f, s:o}", "status", "completed", "pass", 1,
+                            "period_us", (int)o.period_us, "dirty_tracking", o.dirty_tracking,
+                            "start_epoch_ms", (json_int_t)t0_epoch,
                             "first_copy_ms", syncing - t0, "write_through_start_ms", syncing - t0,
                             "write_through_ms", end - syncing, "samples", samples);
     char *text = json_dumps(out, JSON_COMPACT);

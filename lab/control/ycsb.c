@@ -351,7 +351,7 @@ static json_t *phase(struct ycsb_run *run, bool loading)
         free(ws[t].timeline);
     }
     free(ws);
-    return json_pack("{s:f, s:I, s:f, s:f, s:o, s:o}", "start_epoch_ms", t0_epoch, "operations", (json_int_t)done, "runtime_ms", ms,
+    return json_pack("{s:I, s:I, s:f, s:f, s:o, s:o}", "start_epoch_ms", (json_int_t)t0_epoch, "operations", (json_int_t)done, "runtime_ms", ms,
                      "throughput_ops_s", (double)done / (ms / 1000.0), "per_operation", ops, "ops_per_second", seconds);
 }
 
