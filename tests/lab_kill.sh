@@ -9,7 +9,8 @@
 #   up       `fmlab up` (snapshot restore or boot), SIGKILLed 0-25 s in;
 #   migrate  `fmlab migrate` (precopy, postcopy or shm), SIGKILLed 0-20 s in: its ssh to
 #            the controller on backup lives on at L0 until down kills the lab's cgroup;
-#   control  fmlab-control SIGKILLed on backup 0-15 s after it started: fmlab migrate must
+#   control  fmlab-control SIGKILLed on backup 0-15 s after it started (unless the migration
+#            ended first: then there is nothing to kill, as the output says): fmlab migrate must
 #            end by itself (within 3 min) and say where the guest is.
 # ROUNDS defaults to LAB_KILL_ROUNDS or 3 (one per victim); LAB_KILL_SEED replays a run.
 set -u
@@ -88,7 +89,7 @@ round_control() {
     # the controller starts once dst waits and the binary is on backup: kill it 0-15 s
     # after it appears (or say that none ran within 60 s)
     killed=$($fmlab exec backup --timeout 90 -- "i=0; until pgrep -x fmlab-control >/dev/null || [ \$i -ge 600 ];
-        do i=\$((i+1)); sleep 0.1; done; sleep $((RANDOM % 16)); pkill -9 -x fmlab-control && echo killed || echo 'no controller ran'" 2>&1)
+        do i=\$((i+1)); sleep 0.1; done; sleep $((RANDOM % 16)); pkill -9 -x fmlab-control && echo killed || echo 'the controller had already ended'" 2>&1)
     local i=0
     while kill -0 "$mig" 2>/dev/null && [ $i -lt 180 ]; do sleep 1; i=$((i + 1)); done
     if kill -0 "$mig" 2>/dev/null; then
