@@ -30,19 +30,25 @@ int tcp_connect(const char *ip, unsigned port, int timeout_s)
     return sock_connect_retry(new_tcp_socket, NULL, (struct sockaddr *)&sa, sizeof(sa), timeout_s, 200);
 }
 
+/* On failure without a reply from the agent, reply says why (no connection, no reply in
+ * time) so the caller's one-line error names the cause. */
 int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s)
 {
     size_t used = 0;
+    double start = now_ms();
     int fd = tcp_connect(ip, port, timeout_s);
 
     reply[0] = '\0';
-    if (fd < 0)
-        return -1;
-    if (dprintf(fd, "%s\n", cmd) < 0) {
-        close(fd);
+    if (fd < 0) {
+        snprintf(reply, len, "error no connection to the agent at %s:%u within %d s", ip, port, timeout_s);
         return -1;
     }
-    double deadline = now_ms() + timeout_s * 1000.0;
+    if (dprintf(fd, "%s\n", cmd) < 0) {
+        close(fd);
+        snprintf(reply, len, "error the agent at %s:%u closed the connection", ip, port);
+        return -1;
+    }
+    double deadline = start + timeout_s * 1000.0;
     while (used + 1 < len && !memchr(reply, '\n', used)) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         int left = (int)(deadline - now_ms());
@@ -56,8 +62,11 @@ int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size
     }
     close(fd);
     char *nl = strchr(reply, '\n');
-    if (!nl)
+    if (!nl) {
+        snprintf(reply, len, "error no reply to '%.40s' from the agent at %s:%u after %.1f s", cmd, ip, port,
+                 (now_ms() - start) / 1000.0);
         return -1;
+    }
     *nl = '\0';
     return strncmp(reply, "error", 5) == 0 ? -1 : 0;
 }
