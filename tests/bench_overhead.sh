@@ -1,25 +1,28 @@
 #!/bin/bash
 # tests/bench_overhead.sh FMLAB [REPEAT]: `make bench-overhead`, what keeping the shm image
 # current costs the running guest (the study's sweep: redis throughput with no sync and
-# with the sync every 1, 50, 100, 500 ms).
+# with the sync every 1, 50, 100, 200, 500 ms).
 #
-# For each workload (OVERHEAD_WORKLOADS, default "a b"), loaded once with fmlab ycsb, and
-# each repeat: YCSB alone for OVERHEAD_SECONDS (default 30), then for each dirty tracking
-# (OVERHEAD_TRACKING, default "fmsync stock") and period (OVERHEAD_PERIODS_MS, default
-# "1 50 100 200 500") the same workload while fmlab-control shm-sync writes the guest
-# through to the pool for OVERHEAD_SECONDS (then cancels it: nothing migrates).
-# Throughput counts only the whole seconds inside the write-through window (the sync's
-# first full copy is left out); the baseline the same number of seconds after a 5 s
-# warm-up. Prints median (min-max) ops/s and the change against no sync, per point, and
-# the median copy time and dirty pages per period; writes the table to
-# RESULTS_DIR/bench-overhead-<time>.md with every result file listed.
+# For each workload (OVERHEAD_WORKLOADS, default "a b"), loaded once with fmlab ycsb, each
+# dirty tracking (OVERHEAD_TRACKING, default "fmsync stock"), period (OVERHEAD_PERIODS_MS)
+# and repeat: one YCSB run, first alone for OVERHEAD_SECONDS (default 20: the baseline),
+# then while fmlab-control shm-sync writes the guest through to the pool for
+# OVERHEAD_SECONDS (then cancels it: nothing migrates). The two windows are back to back
+# in one client run, so the change is measured against the throughput of that moment (the
+# lab's baseline drifts by 2x between runs minutes apart). Throughput counts whole
+# seconds only: the baseline from 3 s after the run starts to the sync's start, the sync
+# from its first write-through period (its first full copy is left out) to its end.
+# Prints, per point, median (min-max) ops/s with the sync and its change against the
+# baseline of the same run, and the median copy time and dirty pages per period. Writes
+# RESULTS_DIR/bench-overhead-<time>.md (the table), and bench-overhead-<time>/ with
+# overhead.csv (one row per run: what fmlab plot draws) and every result file.
 set -u
 fmlab=$1
 repeat=${2:-3}
 workloads=${OVERHEAD_WORKLOADS:-a b}
 trackings=${OVERHEAD_TRACKING:-fmsync stock}
 periods=${OVERHEAD_PERIODS_MS:-1 50 100 200 500}
-seconds=${OVERHEAD_SECONDS:-30}
+seconds=${OVERHEAD_SECONDS:-20}
 fail=0
 results_dir=$($fmlab config get RESULTS_DIR)
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -43,13 +46,14 @@ ycsb_run() {
     [ -f "$result" ] && cp "$result" "$file" || { echo "# ycsb failed: $(echo "$log" | tail -n 2)"; fail=1; }
 }
 
-# point W TRACKING PERIOD_MS FILE_PREFIX: YCSB beside the sync; FILE_PREFIX.{ycsb,sync}.json.
+# point W TRACKING PERIOD_MS FILE_PREFIX: YCSB alone, then beside the sync;
+# FILE_PREFIX.{ycsb,sync}.json.
 point() {
     local w=$1 t=$2 p=$3 f=$4
-    $fmlab ycsb --phase run --workload "$w" --operations 1000000000 --max-seconds $((seconds + 600)) \
+    $fmlab ycsb --phase run --workload "$w" --operations 1000000000 --max-seconds $((2 * seconds + 600)) \
         >"$f.ycsb.log" 2>&1 &
     local ycsb=$!
-    sleep 3   # the client runs before the sync starts
+    sleep $((seconds + 8))   # the client's start (ssh, connect) takes a few of these seconds
     $fmlab exec backup --timeout $((seconds + 600)) -- "/usr/local/bin/fmlab-control shm-sync --from $ip \
         --qmp-port $qmp --shm-path $shm --period-us $((p * 1000)) --dirty-tracking $t --seconds $seconds \
         --timeout 600" 2>&1 | sed -n 's/^result //p' >"$f.sync.json"
@@ -62,61 +66,77 @@ point() {
     jq -e '.pass == true' "$f.sync.json" >/dev/null 2>&1 || { echo "# shm-sync failed: $(cat "$f.sync.json")"; fail=1; }
 }
 
-# Throughput (ops/s) of a ycsb result over the whole seconds of the sync's write-through.
-window_ops() {
-    jq -n --slurpfile y "$1.ycsb.json" --slurpfile s "$1.sync.json" '
-        $y[0].run as $r | $s[0] as $x |
-        ((($x.start_epoch_ms + $x.write_through_start_ms - $r.start_epoch_ms) / 1000) | ceil) as $a |
-        ((($x.start_epoch_ms + $x.write_through_start_ms + $x.write_through_ms - $r.start_epoch_ms) / 1000) | floor) as $b |
-        $r.ops_per_second[$a:$b] | if length == 0 then null else add / length end'
-}
-baseline_ops() {
-    jq --argjson s "$seconds" '.run.ops_per_second[5:(5 + $s)] | add / length' "$1"
+# The CSV row of one run: its baseline (whole seconds from 3 s to the sync's start) and
+# its throughput over the whole seconds of the write-through, the copy time and dirty
+# pages per period (medians over the periods).
+csv_row() {
+    local w=$1 t=$2 p=$3 r=$4 f=$5
+    jq -r -n --slurpfile y "$f.ycsb.json" --slurpfile s "$f.sync.json" \
+        --arg w "$w" --arg t "$t" --arg p "$p" --arg r "$r" '
+        def mean: if length == 0 then null else add / length end;
+        def median: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+        $y[0].run as $run | $s[0] as $x |
+        (($x.start_epoch_ms - $run.start_epoch_ms) / 1000) as $sync0 |
+        (($sync0 + $x.write_through_start_ms / 1000) | ceil) as $a |
+        (($sync0 + ($x.write_through_start_ms + $x.write_through_ms) / 1000) | floor) as $b |
+        ($run.ops_per_second[3:($sync0 | floor)] | mean) as $base |
+        ($run.ops_per_second[$a:$b] | mean) as $ops |
+        [$x.samples[] | select(.phase == "syncing")] as $per |
+        [$w, $t, $p, $r, $base, $ops,
+         (if $base and $ops then ($ops - $base) / $base * 100 else null end),
+         ([$per[] | .last_copy_us // empty] | median | if . then . / 1000 else null end),
+         ([$per[] | .last_dirty_pages // empty] | median)]
+        | map(if . == null then "" elif type == "number" then (. * 10 | round / 10 | tostring) else . end)
+        | join(",")'
 }
 spread() {   # numbers on stdin: "median (min-max)"
     sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } printf "%.1f (%.1f-%.1f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", v[int((NR + 1) / 2)]; else print "nan" }'; }
 
+csv="$work/overhead.csv"
+echo "workload,tracking,period_ms,repeat,baseline_ops,sync_ops,delta_pct,copy_ms,dirty_pages" >"$csv"
 for w in $workloads; do
     echo "# workload $w: loading"
     $fmlab ycsb --workload "$w" --phase load >"$work/load-$w.log" 2>&1 || { echo "# load $w failed"; fail=1; }
     for r in $(seq 1 "$repeat"); do
-        echo "# workload $w, repeat $r: no sync"
-        ycsb_run "$work/$w-none-$r.json" --workload "$w" --operations 1000000000 --max-seconds $((seconds + 10))
         for t in $trackings; do
             for p in $periods; do
-                echo "# workload $w, repeat $r: $t every $p ms"
-                point "$w" "$t" "$p" "$work/$w-$t-$p-$r"
+                f="$work/$w-$t-$p-$r"
+                point "$w" "$t" "$p" "$f"
+                row=$(csv_row "$w" "$t" "$p" "$r" "$f" 2>/dev/null) || row="$w,$t,$p,$r,,,,,"
+                echo "$row" >>"$csv"
+                echo "$row" | awk -F, '{ printf "# workload %s, repeat %s, %s every %s ms: %s ops/s alone, %s with the sync (%s %%), copy %s ms, %s dirty pages per period\n", $1, $4, $2, $3, $5, $6, $7, $8, $9 }'
             done
         done
     done
 done
 
+# column N of the CSV rows matching workload W (and tracking T, period P when given)
+col() {
+    awk -F, -v w="$1" -v t="${2:-}" -v p="${3:-}" -v c="$4" \
+        'NR > 1 && $1 == w && (t == "" || $2 == t) && (p == "" || $3 == p) && $c != "" { print $c }' "$csv"
+}
 {
     echo "## Write-through overhead, $(date -u +%Y-%m-%d) ($(nproc) cores, hosts under TCG, guest $($fmlab config get GUEST_MEM), $($fmlab config get GUEST_VCPUS) redis)"
     echo
-    echo "YCSB from backup, $($fmlab config get YCSB_RECORDS) records, $($fmlab config get YCSB_THREADS) threads;"
-    echo "ops/s over $seconds s, median (min-max) of $repeat; Δ against no sync (medians)."
+    echo "YCSB from backup, $($fmlab config get YCSB_RECORDS) records, $($fmlab config get YCSB_THREADS) threads."
+    echo "Each run: $seconds s alone, then $seconds s of write-through (after the sync's first copy);"
+    echo "median (min-max) of $repeat runs. Δ: each run against its own baseline."
     echo
-    echo "| workload | sync | ops/s | Δ % | copy ms per period | dirty pages per period |"
-    echo "|---|---|---|---|---|---|"
+    echo "| workload | sync | ops/s alone | ops/s with sync | Δ % | copy ms per period | dirty pages per period |"
+    echo "|---|---|---|---|---|---|---|"
     for w in $workloads; do
-        base=$(for r in $(seq 1 "$repeat"); do baseline_ops "$work/$w-none-$r.json" 2>/dev/null; done | median)
-        echo "| $w | none | $(for r in $(seq 1 "$repeat"); do baseline_ops "$work/$w-none-$r.json" 2>/dev/null; done | spread) | - | - | - |"
+        echo "| $w | none | $(col "$w" "" "" 5 | spread) | - | - | - | - |"
         for t in $trackings; do
             for p in $periods; do
-                ops=$(for r in $(seq 1 "$repeat"); do window_ops "$work/$w-$t-$p-$r" 2>/dev/null; done | grep -v null)
-                m=$(echo "$ops" | median)
-                copy=$(cat "$work/$w-$t-$p-"*.sync.json 2>/dev/null | jq -r '.samples[] | select(.phase == "syncing") | .last_copy_us // empty' | median)
-                dirty=$(cat "$work/$w-$t-$p-"*.sync.json 2>/dev/null | jq -r '.samples[] | select(.phase == "syncing") | .last_dirty_pages // empty' | median)
-                delta=$(awk -v m="$m" -v b="$base" 'BEGIN { if (m == "nan" || b == "nan" || b == 0) print "-"; else printf "%+.1f", (m - b) / b * 100 }')
-                echo "| $w | $t, $p ms | $(echo "$ops" | spread) | $delta | $(awk -v c="$copy" 'BEGIN { if (c == "nan") print "-"; else printf "%.1f", c / 1000 }') | $dirty |"
+                echo "| $w | $t, $p ms | $(col "$w" "$t" "$p" 5 | spread) | $(col "$w" "$t" "$p" 6 | spread) |" \
+                    "$(col "$w" "$t" "$p" 7 | spread) | $(col "$w" "$t" "$p" 8 | spread) | $(col "$w" "$t" "$p" 9 | median) |"
             done
         done
     done
     echo
-    echo "Files: $work/ (ycsb and shm-sync results per point). Made by: make bench-overhead"
+    echo "Files: $work/ (overhead.csv, ycsb and shm-sync results per run). Made by: make bench-overhead"
 } | tee "$out"
 echo "# table: $out"
 exit $fail
