@@ -22,31 +22,42 @@
 extern char **environ;
 
 #define REMOTE_JSON "/tmp/fmlab-ycsb.json"
+#define REMOTE_TIMELINE "/tmp/fmlab-ycsb-timeline.csv"
 
 void usage_ycsb(void)
 {
     printf("usage: fmlab ycsb --workload a|b|c|d|e|f [--phase load|run|both] [--records N]\n"
-           "                  [--operations N] [--threads N] [--max-seconds S]\n"
+           "                  [--operations N] [--threads N] [--max-seconds S] [--timeline]\n"
+           "                  [--port N]\n"
            "Runs YCSB workload W (YCSB's mixes and distributions, 10 fields of 100 bytes) from\n"
            "backup against the guest's redis instances: load (insert the records), run (the\n"
            "operations), or both (default). Prints YCSB's summary; the result goes to\n"
            "RESULTS_DIR/<time>-ycsb-<w>/result.json. Defaults: YCSB_RECORDS, YCSB_OPERATIONS,\n"
-           "YCSB_THREADS in config.txt.\n");
+           "YCSB_THREADS in config.txt. --timeline also keeps every request of the run phase\n"
+           "(ms since the run began, operation, latency, ok) in timeline.csv beside it: what\n"
+           "fmlab plot draws, with the window of a migration.json put in the same folder.\n"
+           "--port N: one redis instance on port N instead of the guest's GUEST_VCPUS ones from\n"
+           "REDIS_BASE_PORT (make bench: a redis of its own beside the one fmlab migrate checks).\n");
 }
 
-struct ycsb_cli { const char *workload, *phase; long records, operations, threads, max_seconds; };
+struct ycsb_cli {
+    const char *workload, *phase;
+    long records, operations, threads, max_seconds, port;
+    bool timeline;
+};
 
 static int parse(int argc, char **argv, struct ycsb_cli *o)
 {
     static const struct option longopts[] = {
         { "workload", 1, 0, 'w' }, { "phase", 1, 0, 'p' }, { "records", 1, 0, 'n' },
-        { "operations", 1, 0, 'o' }, { "threads", 1, 0, 't' }, { "max-seconds", 1, 0, 's' }, { 0, 0, 0, 0 } };
+        { "operations", 1, 0, 'o' }, { "threads", 1, 0, 't' }, { "max-seconds", 1, 0, 's' },
+        { "timeline", 0, 0, 'l' }, { "port", 1, 0, 'P' }, { 0, 0, 0, 0 } };
     *o = (struct ycsb_cli){ .phase = "both", .records = -1, .operations = -1, .threads = -1, .max_seconds = 0 };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end = NULL;
         long v = optarg ? strtol(optarg, &end, 10) : 0;
-        if (c != 'w' && c != 'p' && (!end || *end || v <= 0)) {
+        if (c != 'w' && c != 'p' && c != 'l' && (!end || *end || v <= 0)) {
             fprintf(stderr, "fmlab ycsb: %s needs a positive number, not '%s'\n", argv[optind - 1], optarg ? optarg : "");
             return -1;
         }
@@ -57,11 +68,17 @@ static int parse(int argc, char **argv, struct ycsb_cli *o)
         case 'o': o->operations = v; break;
         case 't': o->threads = v; break;
         case 's': o->max_seconds = v; break;
+        case 'l': o->timeline = true; break;
+        case 'P': o->port = v; break;
         default: return -1;
         }
     }
     if (!o->workload || strlen(o->workload) != 1 || !strchr("abcdefABCDEF", o->workload[0])) {
         fprintf(stderr, "fmlab ycsb: --workload is one of a, b, c, d, e, f\n");
+        return -1;
+    }
+    if (o->port > 65535) {
+        fprintf(stderr, "fmlab ycsb: --port %ld is not a TCP port\n", o->port);
         return -1;
     }
     if (strcmp(o->phase, "load") && strcmp(o->phase, "run") && strcmp(o->phase, "both")) {
@@ -78,10 +95,35 @@ static void remote_command(const struct config *cfg, const struct ycsb_cli *o, c
     long records = o->records > 0 ? o->records : (long)config_get_uint(cfg, "YCSB_RECORDS");
     long ops = o->operations > 0 ? o->operations : (long)config_get_uint(cfg, "YCSB_OPERATIONS");
     long threads = o->threads > 0 ? o->threads : (long)config_get_uint(cfg, "YCSB_THREADS");
+    char port[24], instances[24];
+    snprintf(port, sizeof(port), "%ld", o->port ? o->port : (long)config_get_uint(cfg, "REDIS_BASE_PORT"));
+    snprintf(instances, sizeof(instances), "%s", o->port ? "1" : config_get(cfg, "GUEST_VCPUS"));
     snprintf(out, len, CONTROL_PATH " ycsb --workload %c --phase %s --vm %s --redis-port %s --instances %s "
-             "--threads %ld --records %ld --operations %ld --max-seconds %ld --json " REMOTE_JSON " 2>&1",
-             o->workload[0], o->phase, config_get(cfg, "VM_IP"), config_get(cfg, "REDIS_BASE_PORT"),
-             config_get(cfg, "GUEST_VCPUS"), threads, records, ops, o->max_seconds);
+             "--threads %ld --records %ld --operations %ld --max-seconds %ld --json " REMOTE_JSON "%s 2>&1",
+             o->workload[0], o->phase, config_get(cfg, "VM_IP"), port, instances, threads, records, ops, o->max_seconds,
+             o->timeline ? " --timeline " REMOTE_TIMELINE : "");
+}
+
+/* backup's per-request timeline into dir/timeline.csv. */
+static int keep_timeline(const struct config *cfg, const char *dir)
+{
+    size_t cap = 64 << 20;
+    char path[PATH_MAX], *out = malloc(cap);
+    int status = -1;
+    if (!out || host_run(cfg, "backup", "cat " REMOTE_TIMELINE, 120, out, cap, &status) != 0 || status != 0) {
+        fprintf(stderr, "fmlab ycsb: no timeline on backup (%s)\n", REMOTE_TIMELINE);
+        free(out);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/timeline.csv", dir);
+    FILE *f = fopen(path, "w");
+    int rc = f && fputs(out, f) >= 0 ? 0 : -1;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    if (rc != 0 || strlen(out) + 1 >= cap)
+        fprintf(stderr, "fmlab ycsb: %s: %s\n", path, rc ? "cannot write it" : "cut at 64 MiB");
+    free(out);
+    return rc;
 }
 
 /* backup's result.json into RESULTS_DIR. */
@@ -101,6 +143,8 @@ static int keep_result(const struct config *cfg, const struct ycsb_cli *o)
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/result.json", dir);
         rc = result_write_json(path, j);
+        if (rc == 0 && o->timeline)
+            rc = keep_timeline(cfg, dir);
         if (rc == 0)
             printf("[ycsb] result: %s\n", path);
     }

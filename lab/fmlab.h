@@ -25,6 +25,8 @@ int cmd_migrate(int argc, char **argv);
 void usage_migrate(void);
 int cmd_ycsb(int argc, char **argv);
 void usage_ycsb(void);
+int cmd_plot(int argc, char **argv);
+void usage_plot(void);
 void usage_console(void);
 void usage_status(void);
 void usage_exec(void);

@@ -63,11 +63,20 @@ int control_push(const struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "missing %s (build it: make)", bin);
         return -1;
     }
+    /* beside it, then renamed over it: a controller still running (a YCSB client beside
+     * a migration) keeps its own copy, where writing into it would fail (text busy) */
     int n = ssh_prefix(cfg, "scp", argv, &paths);
-    snprintf(dest, sizeof(dest), "root@%s:" CONTROL_PATH, config_get(cfg, "BACKUP_IP"));
+    snprintf(dest, sizeof(dest), "root@%s:" CONTROL_PATH ".new", config_get(cfg, "BACKUP_IP"));
     argv[n++] = bin, argv[n++] = dest, argv[n] = NULL;
+    char out[512];
+    int status = -1;
     if (proc_run(argv) != 0) {
         snprintf(err, errlen, "cannot copy %s into backup (scp to %s failed)", CONTROL_BIN, dest);
+        return -1;
+    }
+    if (host_run(cfg, "backup", "mv -f " CONTROL_PATH ".new " CONTROL_PATH, 30, out, sizeof(out), &status) != 0 ||
+        status != 0) {
+        snprintf(err, errlen, "cannot put %s in place on backup: %s", CONTROL_PATH, out);
         return -1;
     }
     return 0;

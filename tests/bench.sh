@@ -10,15 +10,27 @@
 #      resume; the ratio of each shm downtime to precopy's; shm downtime in its parts
 #   2. shm per sync period at 500 ms and 100 ms, fmsync vs stock dirty tracking:
 #      median copy time and dirty pages per write-through period, first copy, final pass
-# Prints both tables (markdown) and writes them to RESULTS_DIR/bench-<time>.md, with the
-# result.json of every run listed. Exits non-zero if a run fails its oracles.
+#   3. a YCSB-A client timing every request beside one precopy, postcopy and shm
+#      migration (the latency figure)
+#   4. the write-through overhead sweep (tests/bench_overhead.sh, OVERHEAD_* as there);
+#      BENCH_OVERHEAD=off leaves it out, BENCH_OVERHEAD=DIR takes the sweep a make
+#      bench-overhead already left in DIR instead of running it again
+# Prints the tables (markdown) and writes them to RESULTS_DIR/bench-<time>.md; the
+# folder RESULTS_DIR/bench-<time>/ gets runs.csv (every run's result.json), the
+# figures (fmlab plot: modes, writethrough, latency, overhead-chart; PNG, CSV, gnuplot
+# script), which are also copied to docs/figures/ with the tables (bench.md) for the
+# README. Exits non-zero if a run fails its oracles or a figure cannot be drawn.
 set -u
 fmlab=$1
 repeat=${2:-5}
 fail=0
 results_dir=$($fmlab config get RESULTS_DIR)
-out="$results_dir/bench-$(date +%Y%m%d-%H%M%S).md"
-mkdir -p "$results_dir"
+stamp=$(date +%Y%m%d-%H%M%S)
+out="$results_dir/bench-$stamp.md"
+dir="$results_dir/bench-$stamp"
+figures="$(cd "$(dirname "$0")/.." && pwd)/docs/figures"
+mkdir -p "$dir"
+echo "name,result" >"$dir/runs.csv"
 
 . "$(dirname "$0")/lab_up.sh"
 lab_up "$fmlab" || { echo "bench: fmlab up failed" >&2; exit 1; }
@@ -40,6 +52,8 @@ run() {
         return
     fi
     runs[$name]="${runs[$name]:-} $result"
+    last_result=$(realpath "$result")
+    echo "$name,$last_result" >>"$dir/runs.csv"
 }
 
 # median FILTER NAME: the median over NAME's runs of jq FILTER (a number per run).
@@ -87,6 +101,51 @@ for p in 500000 100000; do
         run "shm-$p-$t" --mode shm --load redis --period-us "$p" --dirty-tracking "$t" --dst-ram copy --dst-wait on
     done
 done
+
+# latency MODE ARGS...: fmlab migrate ARGS while a YCSB-A client times every request,
+# from 20 s before the migration to 20 s after; the client's result and timeline, with
+# the migration's result.json beside them (migration.json), is run latency-MODE.
+# The client has a redis of its own in the guest (instance GUEST_VCPUS, the next port):
+# fmlab migrate's application oracle flushes, preloads and digests the first one.
+latency_records=5000   # loading takes ~6 ms a record here: YCSB_RECORDS would take minutes
+vcpus=$($fmlab config get GUEST_VCPUS)
+latency_port=$(( $($fmlab config get REDIS_BASE_PORT) + vcpus ))
+latency() {
+    local mode=$1 log ycsb result
+    shift
+    log=$(mktemp)
+    $fmlab ycsb --phase run --workload a --records $latency_records --port $latency_port \
+        --operations 1000000000 --max-seconds 900 --timeline >"$log" 2>&1 &
+    ycsb=$!
+    sleep 20
+    last_result=
+    run "beside-ycsb-$mode" "$@"
+    sleep 20
+    # by process name: a pattern would also match the shells whose command lines name it
+    $fmlab exec backup -- 'pkill -TERM -x fmlab-control; true' >/dev/null
+    wait "$ycsb"
+    result=$(sed -n 's/^\[ycsb\] result: //p' "$log")
+    if [ -f "$result" ] && [ -n "$last_result" ]; then
+        cp "$last_result" "$(dirname "$result")/migration.json"
+        echo "latency-$mode,$(realpath "$result")" >>"$dir/runs.csv"
+    else
+        echo "# bench latency-$mode: FAILED ($(tail -n 2 "$log"))"
+        fail=1
+    fi
+    rm -f "$log"
+}
+echo "# bench latency: a redis for the YCSB client on port $latency_port, $latency_records records"
+$fmlab exec vm -- "setsid setpriv --reuid=redis --regid=redis --init-groups /usr/local/sbin/fmlab-redis $vcpus \
+    </dev/null >/dev/null 2>&1 &" >/dev/null
+for _ in $(seq 30); do
+    [ "$($fmlab exec backup -- "redis-cli -h vm -p $latency_port ping" 2>/dev/null)" = PONG ] && break
+    sleep 2
+done
+$fmlab ycsb --workload a --phase load --records $latency_records --port $latency_port >/dev/null 2>&1 \
+    || { echo "# ycsb load on port $latency_port failed"; fail=1; }
+latency precopy --mode precopy --load redis
+latency postcopy --mode postcopy --load redis
+latency shm --mode shm --load redis --dst-ram pool --dst-wait on
 
 modes="precopy postcopy shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-inplace"
 {
@@ -181,5 +240,30 @@ modes="precopy postcopy shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-i
         echo "- $k:${runs[$k]:- (none)}"
     done
 } | tee "$out"
-echo "# bench: written to $out"
+
+case ${BENCH_OVERHEAD:-run} in
+off) ;;
+run) OVERHEAD_DIR="$dir/overhead" "$(dirname "$0")/bench_overhead.sh" "$fmlab" "${OVERHEAD_REPEAT:-3}" || fail=1 ;;
+*) if [ -f "$BENCH_OVERHEAD/overhead.csv" ]; then
+       cp -r "$BENCH_OVERHEAD" "$dir/overhead"
+       [ -f "$BENCH_OVERHEAD.md" ] && cp "$BENCH_OVERHEAD.md" "$dir/overhead.md"
+       echo "# bench: the overhead sweep of $BENCH_OVERHEAD (not run again)"
+   else
+       echo "# bench: BENCH_OVERHEAD=$BENCH_OVERHEAD has no overhead.csv (off, run, or a make bench-overhead folder)"
+       fail=1
+   fi ;;
+esac
+[ -f "$dir/overhead.md" ] && { echo; cat "$dir/overhead.md"; } >>"$out"
+
+plots=("$dir")
+[ -f "$dir/overhead/overhead.csv" ] && plots+=("$dir/overhead")
+$fmlab plot "${plots[@]}" || fail=1
+mkdir -p "$figures"
+# the PNGs and the CSVs behind them (the .gp scripts name this machine's paths)
+for f in "$dir"/*.png "$dir"/*.csv "$dir"/overhead/overhead-chart.{png,csv} "$dir/overhead/overhead.csv"; do
+    [ -f "$f" ] && [ "$(basename "$f")" != runs.csv ] && cp "$f" "$figures/"
+done
+{ echo "Made by: make bench (BENCH_REPEAT=$repeat), $(date -u '+%Y-%m-%d %H:%M UTC'); results: $dir"; echo; cat "$out"; } \
+    >"$figures/bench.md"
+echo "# bench: written to $out; figures in $dir and $figures"
 exit $fail

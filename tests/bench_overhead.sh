@@ -10,12 +10,13 @@
 # OVERHEAD_SECONDS (then cancels it: nothing migrates). The two windows are back to back
 # in one client run, so the change is measured against the throughput of that moment (the
 # lab's baseline drifts by 2x between runs minutes apart). Throughput counts whole
-# seconds only: the baseline from 3 s after the run starts to the sync's start, the sync
+# seconds only: the baseline from 5 s after the run starts to the sync's start, the sync
 # from its first write-through period (its first full copy is left out) to its end.
 # Prints, per point, median (min-max) ops/s with the sync and its change against the
 # baseline of the same run, and the median copy time and dirty pages per period. Writes
 # RESULTS_DIR/bench-overhead-<time>.md (the table), and bench-overhead-<time>/ with
-# overhead.csv (one row per run: what fmlab plot draws) and every result file.
+# overhead.csv (one row per run: what fmlab plot draws), the figure (overhead-chart.png)
+# and every result file.
 set -u
 fmlab=$1
 repeat=${2:-3}
@@ -26,8 +27,9 @@ seconds=${OVERHEAD_SECONDS:-20}
 fail=0
 results_dir=$($fmlab config get RESULTS_DIR)
 stamp=$(date +%Y%m%d-%H%M%S)
-out="$results_dir/bench-overhead-$stamp.md"
-work="$results_dir/bench-overhead-$stamp"
+# make bench puts the sweep in its own folder (OVERHEAD_DIR)
+work=${OVERHEAD_DIR:-$results_dir/bench-overhead-$stamp}
+out=$work.md
 mkdir -p "$work"
 
 . "$(dirname "$0")/lab_up.sh"
@@ -53,20 +55,23 @@ point() {
     $fmlab ycsb --phase run --workload "$w" --operations 1000000000 --max-seconds $((2 * seconds + 600)) \
         >"$f.ycsb.log" 2>&1 &
     local ycsb=$!
-    sleep $((seconds + 8))   # the client's start (ssh, connect) takes a few of these seconds
+    sleep $((seconds + 10))   # the client's start (ssh, connect) takes a few of these seconds
     $fmlab exec backup --timeout $((seconds + 600)) -- "/usr/local/bin/fmlab-control shm-sync --from $ip \
         --qmp-port $qmp --shm-path $shm --period-us $((p * 1000)) --dirty-tracking $t --seconds $seconds \
         --timeout 600" 2>&1 | sed -n 's/^result //p' >"$f.sync.json"
     # by process name: a pattern would also match the shells whose command lines name it
     $fmlab exec backup -- 'pkill -TERM -x fmlab-control; true' >/dev/null
     wait "$ycsb"
+    # the guest takes a while to run at full speed again once its pages are no longer
+    # tracked (its shadow page tables are rebuilt fault by fault): the next run waits
+    sleep 10
     local result
     result=$(sed -n 's/^\[ycsb\] result: //p' "$f.ycsb.log")
     [ -f "$result" ] && cp "$result" "$f.ycsb.json" || { echo "# ycsb beside the sync failed"; fail=1; }
     jq -e '.pass == true' "$f.sync.json" >/dev/null 2>&1 || { echo "# shm-sync failed: $(cat "$f.sync.json")"; fail=1; }
 }
 
-# The CSV row of one run: its baseline (whole seconds from 3 s to the sync's start) and
+# The CSV row of one run: its baseline (whole seconds from 5 s to the sync's start) and
 # its throughput over the whole seconds of the write-through, the copy time and dirty
 # pages per period (medians over the periods).
 csv_row() {
@@ -79,7 +84,7 @@ csv_row() {
         (($x.start_epoch_ms - $run.start_epoch_ms) / 1000) as $sync0 |
         (($sync0 + $x.write_through_start_ms / 1000) | ceil) as $a |
         (($sync0 + ($x.write_through_start_ms + $x.write_through_ms) / 1000) | floor) as $b |
-        ($run.ops_per_second[3:($sync0 | floor)] | mean) as $base |
+        ($run.ops_per_second[5:($sync0 | floor)] | mean) as $base |
         ($run.ops_per_second[$a:$b] | mean) as $ops |
         [$x.samples[] | select(.phase == "syncing")] as $per |
         [$w, $t, $p, $r, $base, $ops,
@@ -139,4 +144,5 @@ col() {
     echo "Files: $work/ (overhead.csv, ycsb and shm-sync results per run). Made by: make bench-overhead"
 } | tee "$out"
 echo "# table: $out"
+$fmlab plot "$work" && echo "# figure: $work/overhead-chart.png" || fail=1
 exit $fail

@@ -54,6 +54,9 @@ uint64_t image_size(const char *path);
 int control_fail(const char *what, const char *err);
 /* Milliseconds since the epoch (CLOCK_REALTIME): lines up outputs of separate runs. */
 double epoch_ms(void);
+/* A now_ms() time as integer wall-clock ms: the clock the figures line results up on
+ * (ycsb's per-request timeline and a migration's window, both taken on backup). */
+json_int_t epoch_of(double mono_ms);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 double now_ms(void);

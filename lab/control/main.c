@@ -26,6 +26,11 @@ double now_ms(void)
     return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
 }
 
+json_int_t epoch_of(double mono_ms)
+{
+    return (json_int_t)(mono_ms + (epoch_ms() - now_ms()));
+}
+
 double epoch_ms(void)
 {
     struct timespec t;

@@ -339,6 +339,8 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
                        "transferred_bytes", ram_field(data, "transferred"),
                        "dirty_sync_count", ram_field(data, "dirty-sync-count"),
                        "postcopy_started", s.postcopy_at > 0);
+    json_object_set_new(result, "start_epoch_ms", json_integer(epoch_of(s.t0)));
+    json_object_set_new(result, "end_epoch_ms", json_integer(epoch_of(end)));
     if (s.postcopy_at)
         json_object_set_new(result, "postcopy_start_ms", json_real(s.postcopy_at - s.t0));
     if (s.fault_at)

@@ -430,6 +430,10 @@ static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *d
         json_object_set_new(r, "load_ms", json_real(t->resumed - t->incoming));
     if (t->image_complete)
         json_object_set_new(r, "image_complete_ms", json_real(t->image_complete - t->switchover));
+    json_object_set_new(r, "start_epoch_ms", json_integer(epoch_of(t->start)));
+    if (t->switchover)
+        json_object_set_new(r, "switchover_epoch_ms", json_integer(epoch_of(t->switchover)));
+    json_object_set_new(r, "end_epoch_ms", json_integer(epoch_of(end)));
     if (error)
         json_object_set_new(r, "error_desc", json_string(error));
     json_object_set_new(r, "shm", json_pack("{s:O?, s:O?}", "source", src_info, "destination", dst_info));

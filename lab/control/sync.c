@@ -14,12 +14,32 @@
 #include "qmp.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SYNC_SAMPLE_MS 100
+
+/* A sync left running would write the guest through for ever: a signal (the caller's
+ * Ctrl-C, its ssh going away, pkill) ends the window early, and the sync is cancelled
+ * like at the end of any window. */
+static volatile sig_atomic_t stop_signal;
+
+static void request_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+static void cancel_on_signals(void)
+{
+    struct sigaction sa = { .sa_handler = request_stop };   /* no SA_RESTART: waits end early */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a closed stdout must not end us before the cancel */
+}
 
 struct sync_opts {
     const char *ip, *shm_path, *dirty_tracking;
@@ -61,6 +81,10 @@ static int sample_sync(struct qmp *q, const struct sync_opts *o, double t0, doub
                        char *err, size_t errlen)
 {
     for (;;) {
+        if (stop_signal) {
+            snprintf(err, errlen, "stopped by signal %d (the sync is cancelled)", (int)stop_signal);
+            return -1;
+        }
         json_t *info = qmp_execute(q, "query-shm-migrate", NULL, 10, err, errlen);
         if (!info)
             return -1;
@@ -99,6 +123,7 @@ int sync_main(int argc, char **argv)
     }
     if (qmp_connect(&q, o.ip, o.qmp_port, 10, false, err, sizeof(err)))
         return control_fail("QMP", err);
+    cancel_on_signals();
     json_t *args = json_pack("{s:s, s:I, s:I, s:s}", "path", o.shm_path, "size", (json_int_t)image_size(o.shm_path),
                              "period-us", (json_int_t)o.period_us, "dirty-tracking", o.dirty_tracking);
     double t0 = now_ms(), syncing = 0, t0_epoch = epoch_ms();
@@ -109,7 +134,10 @@ int sync_main(int argc, char **argv)
     json_decref(r);
     double end = now_ms();
     char cancel_err[256];
-    json_decref(qmp_execute(&q, "shm-migrate-cancel", NULL, 10, cancel_err, sizeof(cancel_err)));
+    json_t *cancelled = qmp_execute(&q, "shm-migrate-cancel", NULL, 10, cancel_err, sizeof(cancel_err));
+    if (!cancelled)
+        say("shm-sync: cancelling the sync on %s failed: %s", o.ip, cancel_err);
+    json_decref(cancelled);
     qmp_close(&q);
     if (rc) {
         json_decref(samples);
