@@ -107,10 +107,13 @@ static void write_points(FILE *f, const struct rows *r, const struct keys *w, co
                         continue;
                     share[n] = x->ops / x->base * 100, delta[n] = x->delta, ops[n] = x->ops, base[n++] = x->base;
                 }
-                plot_stats(share, n, s3, &kept);
-                plot_stats(delta, n, d3, &kept);
-                plot_stats(ops, n, o3, &kept);
-                plot_stats(base, n, b3, &kept);
+                size_t unused;
+                plot_stats(share, n, s3, &kept);   /* the runs that measured both windows */
+                plot_stats(delta, n, d3, &unused);
+                plot_stats(ops, n, o3, &unused);
+                plot_stats(base, n, b3, &unused);
+                if (!kept)
+                    continue;
                 double x = (double)pi + ((double)ti - (double)(t->n - 1) / 2) * 0.8 / (double)t->n;
                 fprintf(f, "%s,%s,%ld,%.3f,%.2f,%.2f,%.2f,%.2f,%.1f,%.1f,%zu\n", w->name[wi], t->name[ti],
                         p->period[pi], x, s3[0], s3[1], s3[2], d3[0], o3[0], b3[0], kept);
