@@ -48,7 +48,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-config \
         test-doctor test-boot test-lab test-repro test-migration bench bench-overhead clean
 
 all: $(FMLAB) $(CONTROL)
@@ -155,10 +155,16 @@ lab-down: $(FMLAB)
 	$(FMLAB) down
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-config test-fresh test-doctor test-boot test-lab test-lab-kill
+	@$(MAKE) --no-print-directory test-unit test-unit-san test-config test-fresh test-doctor test-boot test-lab test-lab-kill
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer (their own
+# build in $(B)/san): a leak, an overflow or undefined behaviour fails the run.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-unit-san:
+	@$(MAKE) --no-print-directory B=$(B)/san CFLAGS='$(CFLAGS) $(SAN_FLAGS)' test-unit
 
 test-config: $(FMLAB)
 	tests/config_cli.sh $(FMLAB)
