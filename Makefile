@@ -48,7 +48,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-config \
         test-doctor test-boot test-lab test-repro test-migration bench bench-overhead clean
 
 all: $(FMLAB) $(CONTROL)
@@ -155,7 +155,7 @@ lab-down: $(FMLAB)
 	$(FMLAB) down
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-unit-san test-config test-fresh test-doctor test-boot test-lab test-lab-kill
+	@$(MAKE) --no-print-directory test-unit test-unit-san test-fuzz test-config test-fresh test-doctor test-boot test-lab test-lab-kill
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -165,6 +165,29 @@ test-unit: $(UNIT_BINS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 test-unit-san:
 	@$(MAKE) --no-print-directory B=$(B)/san CFLAGS='$(CFLAGS) $(SAN_FLAGS)' test-unit
+
+# libFuzzer (clang) on the config parser and the QMP reader, under ASan and UBSan, for
+# FUZZ_SECONDS each; new inputs go to $(B)/fuzz/corpus-*, the seeds are tests/fuzz/corpus.
+# A crash, leak or timeout fails the run and leaves its input in $(B)/fuzz/.
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilab \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c lab/config.c lab/values.c lab/alloc.c $(wildcard lab/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
+$(B)/fuzz/fuzz_qmp: tests/fuzz/fuzz_qmp.c lab/qmp.c lab/sock.c lab/alloc.c $(wildcard lab/*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) -ljansson
+test-fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_qmp
+	@set -e; for f in config qmp; do \
+	  mkdir -p $(B)/fuzz/corpus-$$f; \
+	  echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+	  rc=0; $(B)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(B)/fuzz/$$f- $(B)/fuzz/corpus-$$f tests/fuzz/corpus/$$f >$(B)/fuzz/$$f.log 2>&1 || rc=$$?; \
+	  grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' \
+	    $(B)/fuzz/$$f.log || true; \
+	  [ $$rc -eq 0 ] || { echo "fuzz_$$f failed (exit $$rc): $(B)/fuzz/$$f.log, its input in $(B)/fuzz/"; exit 1; }; \
+	done
 
 test-config: $(FMLAB)
 	tests/config_cli.sh $(FMLAB)

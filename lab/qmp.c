@@ -176,7 +176,8 @@ static json_t *execute(struct qmp *q, const char *verb, const char *command, jso
         }
         json_t *e = json_object_get(obj, "error");
         snprintf(err, errlen, "QMP %s: %s", command,
-                 e ? json_string_value(json_object_get(e, "desc")) : "unexpected reply");
+                 e ? json_string_value(json_object_get(e, "desc")) ?: "an error without a description"
+                   : "unexpected reply");
         json_decref(obj);
         return NULL;
     }
