@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/bench.sh FMLAB [REPEAT]: `make bench`, the numbers of the study on this lab.
 #
-# Needs the lab up on the fmsync kernel with the patched QEMU (brings it up if not).
+# Needs the lab on the fmsync kernel with the patched QEMU: takes it down and brings it
+# up from its snapshot first (BENCH_FRESH=0: keeps the running lab).
 # Same guest (GUEST_MEM), same load (redis clients from backup + the memory oracle):
 #   1. precopy vs postcopy vs shm with each destination RAM mode (copy, promote, pool,
 #      and pool again from a guest that runs from the image): REPEAT runs each, median
@@ -33,6 +34,14 @@ mkdir -p "$dir"
 echo "name,result" >"$dir/runs.csv"
 
 . "$(dirname "$0")/lab_up.sh"
+# From the lab as saved (restored from its snapshot: the guest as booted), not from a
+# guest that earlier experiments filled: precopy's bytes follow every page ever written
+# (a guest used for an hour sent 360 MiB where a fresh one sends 110). BENCH_FRESH=0
+# keeps the running lab.
+if [ "${BENCH_FRESH:-1}" = 1 ]; then
+    echo "# bench: fmlab down, then up from the snapshot (BENCH_FRESH=0 keeps the running lab)"
+    $fmlab down >/dev/null 2>&1
+fi
 lab_up "$fmlab" || { echo "bench: fmlab up failed" >&2; exit 1; }
 
 # run NAME ARGS...: one fmlab migrate per repeat; appends each result.json to runs_NAME.
