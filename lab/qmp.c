@@ -6,11 +6,13 @@
  */
 #include "qmp.h"
 #include "sock.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -55,11 +57,11 @@ static void keep_event(struct qmp *q, json_t *ev)
  * buffered, -1 with err (bad JSON, or a line longer than the buffer). */
 static int buffered_object(struct qmp *q, json_t **obj, char *err, size_t errlen)
 {
-    char *nl = memchr(q->buf, '\n', q->used);
+    char *nl = q->used ? memchr(q->buf, '\n', q->used) : NULL;
     if (!nl) {
-        if (q->used < sizeof(q->buf))
+        if (q->used < QMP_MAX_MESSAGE)
             return 0;
-        snprintf(err, errlen, "QMP: message longer than %zu bytes", sizeof(q->buf));
+        snprintf(err, errlen, "QMP: message longer than %u bytes", QMP_MAX_MESSAGE);
         return -1;
     }
     size_t len = (size_t)(nl - q->buf) + 1;
@@ -73,8 +75,12 @@ static int buffered_object(struct qmp *q, json_t **obj, char *err, size_t errlen
 static int fill(struct qmp *q, char *err, size_t errlen)
 {
     ssize_t n;
+    if (q->used == q->cap) {   /* a line longer than the buffer: grow it (bounded above) */
+        q->cap = q->cap ? 2 * q->cap : 65536;
+        q->buf = xrealloc(q->buf, q->cap);
+    }
     do
-        n = read(q->fd, q->buf + q->used, sizeof(q->buf) - q->used);
+        n = read(q->fd, q->buf + q->used, q->cap - q->used);
     while (n < 0 && errno == EINTR);
     if (n <= 0) {
         snprintf(err, errlen, "QMP: connection closed (QEMU exited?)");
@@ -361,4 +367,7 @@ void qmp_close(struct qmp *q)
     q->fd = -1;
     json_decref(q->events);
     q->events = NULL;
+    free(q->buf);
+    q->buf = NULL;
+    q->used = q->cap = 0;
 }

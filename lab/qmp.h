@@ -5,10 +5,14 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* A message may be as long as QMP_MAX_MESSAGE: query-shm-migrate's history of 1000
+ * periods is ~80 KiB, query-migrate's a few KiB; more is a broken server. */
+#define QMP_MAX_MESSAGE (16u << 20)
+
 struct qmp {
     int fd;
-    char buf[65536];
-    size_t used;
+    char *buf;          /* grows from 64 KiB as long messages arrive */
+    size_t used, cap;
     json_t *events;     /* events received while waiting for replies, each with "received_ms"
                            (CLOCK_MONOTONIC when read off the socket) */
     unsigned next_id;   /* every command carries an id; replies are matched by it */

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -201,11 +203,54 @@ static void getfd_passes_the_fd(void **state)
     close(server);
 }
 
+struct writer { int fd; char *text; };
+
+static void *write_all(void *arg)
+{
+    struct writer *w = arg;
+    size_t len = strlen(w->text), off = 0;
+    while (off < len) {
+        ssize_t n = write(w->fd, w->text + off, len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    return NULL;
+}
+
+/* query-shm-migrate with 1000 periods of history is ~80 KiB on one line: a reply of
+ * 300 KiB is read whole (the buffer grows; a 64 KiB one refused it mid-sweep). */
+static void long_replies_are_read(void **state)
+{
+    (void)state;
+    struct qmp q;
+    char err[256];
+    json_t *caps;
+    int server = connect_pair(&q, 0, &caps);
+    json_decref(caps);
+    size_t n = 300 * 1024;
+    struct writer w = { server, malloc(n + 64) };
+    int k = sprintf(w.text, "{\"return\": {\"history\": \"");
+    memset(w.text + k, 'x', n);
+    strcpy(w.text + k + n, "\"}, \"id\": \"fmlab-1\"}\n");
+    pthread_t t;
+    pthread_create(&t, NULL, write_all, &w);
+    json_t *r = qmp_execute(&q, "query-shm-migrate", NULL, 5, err, sizeof(err));
+    pthread_join(t, NULL);
+    assert_non_null(r);
+    assert_int_equal(strlen(json_string_value(json_object_get(r, "history"))), n);
+    json_decref(r);
+    free(w.text);
+    qmp_close(&q);
+    close(server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(getfd_passes_the_fd),
         cmocka_unit_test(ids_match_replies),
+        cmocka_unit_test(long_replies_are_read),
         cmocka_unit_test(wait_event_finds_kept_and_new_events),
         cmocka_unit_test(wait_event_any_reads_both_connections),
         cmocka_unit_test(oob_is_negotiated_when_asked),
