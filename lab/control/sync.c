@@ -135,10 +135,15 @@ int sync_main(int argc, char **argv)
     double end = now_ms();
     char cancel_err[256];
     json_t *cancelled = qmp_execute(&q, "shm-migrate-cancel", NULL, 10, cancel_err, sizeof(cancel_err));
+    qmp_close(&q);
+    /* a connection that failed mid-window (what broke the window) cannot cancel: a new one */
+    if (!cancelled && qmp_connect(&q, o.ip, o.qmp_port, 10, false, cancel_err, sizeof(cancel_err)) == 0) {
+        cancelled = qmp_execute(&q, "shm-migrate-cancel", NULL, 10, cancel_err, sizeof(cancel_err));
+        qmp_close(&q);
+    }
     if (!cancelled)
         say("shm-sync: cancelling the sync on %s failed: %s", o.ip, cancel_err);
     json_decref(cancelled);
-    qmp_close(&q);
     if (rc) {
         json_decref(samples);
         return control_fail("shm-sync", err);
