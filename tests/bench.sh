@@ -270,7 +270,10 @@ $fmlab plot "${plots[@]}" || fail=1
 mkdir -p "$figures"
 # the PNGs and the CSVs behind them (the .gp scripts name this machine's paths)
 for f in "$dir"/*.png "$dir"/*.csv "$dir"/overhead/overhead-chart.{png,csv} "$dir/overhead/overhead.csv"; do
-    [ -f "$f" ] && [ "$(basename "$f")" != runs.csv ] && cp "$f" "$figures/"
+    [ -f "$f" ] && [ "$(basename "$f")" != runs.csv ] || continue
+    rm -f "$figures/$(basename "$f")" "$figures/$(basename "$f").gz"
+    # every request of the latency runs is a few MiB: compressed in the repository
+    if [ "$(stat -c %s "$f")" -gt 1048576 ]; then gzip -n -c "$f" >"$figures/$(basename "$f").gz"; else cp "$f" "$figures/"; fi
 done
 { echo "Made by: make bench (BENCH_REPEAT=$repeat), $(date -u '+%Y-%m-%d %H:%M UTC'); results: $dir"; echo; cat "$out"; } \
     >"$figures/bench.md"
