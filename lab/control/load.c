@@ -214,12 +214,17 @@ struct load *load_start(const struct control_opts *o, char *err, size_t errlen)
     l->writes = strcmp(o->load, "redis") == 0;
     pthread_mutex_init(&l->lock, NULL);
     redisReply *r = redisCommand(c, "FLUSHALL");
-    if (r)
-        freeReplyObject(r);
+    bool flushed = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (!flushed) {
+        snprintf(err, errlen, "redis FLUSHALL failed: %s", c->err ? c->errstr : "an error reply");
+        goto fail;
+    }
     for (uint64_t i = 0; i < o->preload_keys; i += BATCH) {
         uint64_t n = o->preload_keys - i < BATCH ? o->preload_keys - i : BATCH;
         if (pipeline(c, "SET %s:%llu %s", "pre", i, n, true, NULL)) {
-            snprintf(err, errlen, "preloading redis failed at key %llu", (unsigned long long)i);
+            snprintf(err, errlen, "preloading redis failed at key %llu: %s", (unsigned long long)i,
+                     c->err ? c->errstr : "?");
             goto fail;
         }
     }
