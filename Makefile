@@ -48,7 +48,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-shellcheck test-config \
         test-doctor test-boot test-lab test-repro test-migration bench bench-overhead clean
 
 all: $(FMLAB) $(CONTROL)
@@ -155,7 +155,7 @@ lab-down: $(FMLAB)
 	$(FMLAB) down
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-unit-san test-fuzz test-config test-fresh test-doctor test-boot test-lab test-lab-kill
+	@$(MAKE) --no-print-directory test-unit test-unit-san test-fuzz test-shellcheck test-config test-fresh test-doctor test-boot test-lab test-lab-kill
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -188,6 +188,14 @@ test-fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_qmp
 	    $(B)/fuzz/$$f.log || true; \
 	  [ $$rc -eq 0 ] || { echo "fuzz_$$f failed (exit $$rc): $(B)/fuzz/$$f.log, its input in $(B)/fuzz/"; exit 1; }; \
 	done
+
+# shellcheck (warnings and errors, following sourced files) on every script but image/'s:
+# those are inputs of the image cache key, checked when the images next change.
+test-shellcheck:
+	@files=$$(git ls-files -- . ':!image' | while read -r f; do \
+	    case "$$f" in *.sh|.ci/run) echo "$$f" ;; \
+	    *) head -n 1 "$$f" 2>/dev/null | grep -qE '^#!/bin/(ba)?sh' && echo "$$f" ;; esac; done); \
+	  shellcheck -x -S warning $$files && echo "shellcheck: $$(echo $$files | wc -w) scripts clean"
 
 test-config: $(FMLAB)
 	tests/config_cli.sh $(FMLAB)

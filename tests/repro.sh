@@ -6,8 +6,11 @@
 set -eu
 fmlab=$1
 cache=$($fmlab config get CACHE_DIR)
-export SUITE=$($fmlab config get SUITE) IMAGE_EPOCH=$($fmlab config get IMAGE_EPOCH)
-export KERNEL_VER=$($fmlab config get KERNEL_VER)
+# assigned first, exported after: a failing config get must stop the script (set -e)
+SUITE=$($fmlab config get SUITE)
+IMAGE_EPOCH=$($fmlab config get IMAGE_EPOCH)
+KERNEL_VER=$($fmlab config get KERNEL_VER)
+export SUITE IMAGE_EPOCH KERNEL_VER
 guest_size=$($fmlab config get GUEST_IMAGE_SIZE) host_size=$($fmlab config get HOST_IMAGE_SIZE)
 image/buildroot.sh "$cache" "$SUITE" >/dev/null
 work=$(mktemp -d /var/tmp/fmlab-repro.XXXXXX)
