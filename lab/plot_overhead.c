@@ -180,7 +180,7 @@ int plot_overhead(const char *dir, char *err, size_t len)
     FILE *g = pl.script;
     fprintf(g, "set style fill solid 0.6 border -1\nset ylabel 'throughput with the sync, %% of the same run alone'\n"
                "set xlabel 'sync period (ms)'\n"
-               "set yrange [0:130]\nset key top right\n");
+               "set yrange [0:130]\nset key top left\n");
     fprintf(g, "set multiplot layout 1,%zu title \"Writing the running guest through to the pool: what it costs "
                "(fmlab, TCG hosts, DRAM as CXL)\\nbars: median of the runs, whiskers: min-max, labels: median change "
                "against the same run without the sync\"\n", w.n);
