@@ -32,6 +32,7 @@ void usage_migrate(void)
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
+           "                     [--granularity region|page]\n"
            "                     [--dst-ram pool|copy|promote] [--dst-wait on|off] [--promote-bandwidth BYTES_PER_S]\n"
            "                     [--observe S]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
@@ -60,7 +61,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "expect", 1, 0, 'e' }, { "timeout", 1, 0, 't' }, { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' },
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
         { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
-        { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'r' }, { "dst-wait", 1, 0, 'W' },
+        { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'g' }, { "dst-ram", 1, 0, 'r' }, { "dst-wait", 1, 0, 'W' },
         { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
@@ -86,6 +87,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'u': o->period_us = number("--period-us", optarg, &bad); break;
         case 'w': o->write_through_s = number("--write-through", optarg, &bad); break;
         case 'y': o->dirty_tracking = optarg; break;
+        case 'g': o->granularity = optarg; break;
         case 'r': o->dst_ram = optarg; break;
         case 'W': o->dst_wait = optarg; break;
         case 'B': o->promote_bandwidth = number("--promote-bandwidth", optarg, &bad); break;
@@ -96,6 +98,10 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     }
     if (!o->mode || !value_in(o->mode, "precopy|postcopy|shm")) {
         fprintf(stderr, "fmlab migrate: --mode must be precopy, postcopy or shm\n");
+        return -1;
+    }
+    if (o->granularity && !value_in(o->granularity, "region|page")) {
+        fprintf(stderr, "fmlab migrate: --granularity must be region or page\n");
         return -1;
     }
     if (o->dirty_tracking && !value_in(o->dirty_tracking, "auto|fmsync|stock")) {

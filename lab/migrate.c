@@ -157,6 +157,7 @@ static void control_args(struct run_ctx *c)
         arg_l(c, "--period-us", opt_or_cfg(o->period_us, cfg, "SHM_PERIOD_US"));
         arg_l(c, "--write-through", opt_or_cfg(o->write_through_s, cfg, "SHM_WRITE_THROUGH_S"));
         arg_s(c, "--dirty-tracking", o->dirty_tracking ? o->dirty_tracking : config_get(cfg, "SHM_DIRTY_TRACKING"));
+        arg_s(c, "--granularity", o->granularity ? o->granularity : config_get(cfg, "SHM_SYNC_GRANULARITY"));
         arg_s(c, "--dst-ram", o->dst_ram ? o->dst_ram : config_get(cfg, "SHM_DST_RAM"));
         if (strcmp(o->dst_wait ? o->dst_wait : config_get(cfg, "SHM_DST_WAIT"), "on") == 0)
             arg_s(c, "--dst-wait", NULL);

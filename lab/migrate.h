@@ -18,6 +18,7 @@ struct migrate_opts {
     long max_bandwidth, downtime_limit_ms;                          /* -1: from config.txt */
     long period_us, write_through_s;                                /* shm; -1: config.txt */
     const char *dirty_tracking;                                     /* shm; NULL: config.txt */
+    const char *granularity;                                        /* shm; NULL: config.txt */
     const char *dst_ram;                                            /* shm; NULL: config.txt */
     const char *dst_wait;                                           /* shm on|off; NULL: config.txt */
     long promote_bandwidth;                                         /* shm; -1: config.txt */

@@ -101,13 +101,16 @@ static int plot_modes(const char *dir, const struct runs *r, char *err, size_t l
     return plot_finish(&pl, err, len);
 }
 
-/* "fmsync every 100 ms" (no comma: it goes into the CSV): the run's tracking and sync period, from its result. */
+/* "fmsync (page) every 100 ms" (no comma: it goes into the CSV): the run's tracking,
+ * fmsync's granularity while the guest ran, and the sync period, from its result. */
 static void run_title(const json_t *j, char *out, size_t len)
 {
-    const char *t = json_string_value(json_object_get(json_object_get(json_object_get(j, "shm"), "source"),
-                                                      "dirty-tracking"));
+    const json_t *src = json_object_get(json_object_get(j, "shm"), "source");
+    const char *t = json_string_value(json_object_get(src, "dirty-tracking"));
+    const char *g = json_string_value(json_object_get(src, "granularity"));
     const char *p = json_string_value(json_object_get(json_object_get(j, "parameters"), "period-us"));
-    snprintf(out, len, "%s every %ld ms", t ? t : "?", p ? strtol(p, NULL, 10) / 1000 : 0L);
+    snprintf(out, len, "%s%s%s%s every %ld ms", t ? t : "?", g ? " (" : "", g ? g : "", g ? ")" : "",
+             p ? strtol(p, NULL, 10) / 1000 : 0L);
 }
 
 int plot_writethrough(const char *dir, const char *name, const char *const *results, size_t n, char *err,

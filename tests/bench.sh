@@ -106,8 +106,13 @@ period=$($fmlab config get SHM_PERIOD_US)
 # that every period run's source copies its RAM (not counted).
 run reset-to-dram --mode precopy --load redis
 for p in 500000 100000; do
-    for t in fmsync stock; do
-        run "shm-$p-$t" --mode shm --load redis --period-us "$p" --dirty-tracking "$t" --dst-ram copy --dst-wait on
+    for t in fmsync fmsync-page stock; do
+        case $t in
+        fmsync-page) how=(--dirty-tracking fmsync --granularity page) ;;
+        fmsync) how=(--dirty-tracking fmsync --granularity region) ;;
+        *) how=(--dirty-tracking "$t") ;;
+        esac
+        run "shm-$p-$t" --mode shm --load redis --period-us "$p" "${how[@]}" --dst-ram copy --dst-wait on
     done
 done
 
@@ -224,16 +229,17 @@ modes="precopy postcopy shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-i
     echo "## shm: one sync period while writing through (redis load), fmsync vs stock tracking"
     echo
     echo "Medians over the write-through periods of one run each. Copy: collect the dirty set"
-    echo "and copy it into the pool; fmsync copies 2 MiB regions while the guest runs and"
-    echo "4 KiB pages in the final pass."
+    echo "and copy it into the pool; fmsync copies 2 MiB regions (fmsync-page: 4 KiB pages)"
+    echo "while the guest runs and 4 KiB pages in the final pass."
     echo
     echo "| period ms | tracking | periods | copy ms / period | dirty 4K pages / period | first copy ms | final pass ms | downtime ms |"
     echo "|---|---|---|---|---|---|---|---|"
     for p in 500000 100000; do
-        for t in fmsync stock; do
+        for t in fmsync fmsync-page stock; do
             n="shm-$p-$t"
             # shellcheck disable=SC2086
-            method=$(jq -r '.shm.source["dirty-tracking"]' ${runs[$n]:-/dev/null} 2>/dev/null | head -1)
+            method=$(jq -r '.shm.source["dirty-tracking"] + (if .shm.source.granularity then ", " + .shm.source.granularity else "" end)' \
+                ${runs[$n]:-/dev/null} 2>/dev/null | head -1)
             echo "| $((p / 1000)) | ${method:-$t}" \
                  "| $(fmt "$(median '.iterations | length' "$n")")" \
                  "| $(fmt "$(median '[.iterations[]["copy-us"]] | sort | .[(length - 1) / 2 | floor] / 1000' "$n")" 1)" \
@@ -245,7 +251,7 @@ modes="precopy postcopy shm-copy shm-promote shm-pool-nowait shm-pool shm-pool-i
     done
     echo
     echo "Runs:"
-    for k in $modes shm-500000-fmsync shm-500000-stock shm-100000-fmsync shm-100000-stock; do
+    for k in $modes shm-{500000,100000}-{fmsync,fmsync-page,stock}; do
         echo "- $k:${runs[$k]:- (none)}"
     done
 } | tee "$out"

@@ -4,7 +4,8 @@
 # with the sync every 1, 50, 100, 200, 500 ms).
 #
 # For each workload (OVERHEAD_WORKLOADS, default "a b"), loaded once with fmlab ycsb, each
-# dirty tracking (OVERHEAD_TRACKING, default "fmsync stock"), period (OVERHEAD_PERIODS_MS)
+# dirty tracking (OVERHEAD_TRACKING, default "fmsync fmsync-page stock": fmsync copying
+# 2 MiB regions or 4 KiB pages while the guest runs, KVM's dirty log), period (OVERHEAD_PERIODS_MS)
 # and repeat: one YCSB run, first alone for OVERHEAD_SECONDS (default 20: the baseline),
 # then while fmlab-control shm-sync writes the guest through to the pool for
 # OVERHEAD_SECONDS (then cancels it: nothing migrates). The two windows are back to back
@@ -21,7 +22,7 @@ set -u
 fmlab=$1
 repeat=${2:-3}
 workloads=${OVERHEAD_WORKLOADS:-a b}
-trackings=${OVERHEAD_TRACKING:-fmsync stock}
+trackings=${OVERHEAD_TRACKING:-fmsync fmsync-page stock}
 periods=${OVERHEAD_PERIODS_MS:-1 50 100 200 500}
 seconds=${OVERHEAD_SECONDS:-20}
 fail=0
@@ -54,6 +55,15 @@ ycsb_run() {
     [ -f "$result" ] && cp "$result" "$file" || { echo "# ycsb failed: $(echo "$log" | tail -n 2)"; fail=1; }
 }
 
+# fmsync (2 MiB regions while the guest runs), fmsync-page (4 KiB pages), stock
+tracking_args() {
+    case $1 in
+    fmsync-page) echo "--dirty-tracking fmsync --granularity page" ;;
+    fmsync) echo "--dirty-tracking fmsync --granularity region" ;;
+    *) echo "--dirty-tracking $1" ;;
+    esac
+}
+
 # point W TRACKING PERIOD_MS FILE_PREFIX: YCSB alone, then beside the sync;
 # FILE_PREFIX.{ycsb,sync}.json.
 point() {
@@ -63,7 +73,7 @@ point() {
     local ycsb=$!
     sleep $((seconds + 10))   # the client's start (ssh, connect) takes a few of these seconds
     $fmlab exec backup --timeout $((seconds + 600)) -- "/usr/local/bin/fmlab-control shm-sync --from $ip \
-        --qmp-port $qmp --shm-path $shm --period-us $((p * 1000)) --dirty-tracking $t --seconds $seconds \
+        --qmp-port $qmp --shm-path $shm --period-us $((p * 1000)) $(tracking_args "$t") --seconds $seconds \
         --timeout 600" 2>&1 | sed -n 's/^result //p' >"$f.sync.json"
     # by process name: a pattern would also match the shells whose command lines name it
     $fmlab exec backup -- 'pkill -TERM -x fmlab-control; true' >/dev/null

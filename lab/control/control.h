@@ -32,6 +32,7 @@ struct control_opts {
     bool fault_after_switch;   /* print "fault-point" right after postcopy started */
     /* shm: the image on the CXL pool, its size, the sync period, the write-through time */
     const char *shm_path, *dirty_tracking;   /* auto | fmsync | stock */
+    const char *granularity;                 /* region | page: fmsync while running */
     const char *dst_ram;                     /* the destination's RAM: pool | copy */
     const char *run_id;                      /* UUID: dst loads only this run's image */
     bool dst_wait;                           /* dst gets the image before the switchover, waits */

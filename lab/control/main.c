@@ -57,7 +57,8 @@ static void usage(void)
             "         [--postcopy-iterations N] [--no-postcopy-preempt] [--timeout S] [--stall S]\n"
             "         [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload N] [--fault-at-bytes B]\n"
             "         [--fault-after-switch] [--shm-path P] [--shm-size B] [--period-us N]\n"
-            "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--dst-ram pool|copy|promote] [--dst-wait]\n"
+            "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--granularity region|page]\n"
+            "         [--dst-ram pool|copy|promote] [--dst-wait]\n"
             "         [--run-id UUID] [--promote-bandwidth B] [--observe S]\n"
             "         [--shm-fault dst-kill|src-kill-sync|image-header|image-devstate]\n");
 }
@@ -73,7 +74,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "mem-mib", 1, 0, 'M' }, { "mem-rate", 1, 0, 'R' }, { "preload", 1, 0, 'k' },
         { "fault-at-bytes", 1, 0, 'F' }, { "fault-after-switch", 0, 0, 'W' }, { "shm-path", 1, 0, 'x' },
         { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
-        { "dirty-tracking", 1, 0, 'y' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
+        { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'G' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
         { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' }, { "dst-wait", 0, 0, 'H' },
         { 0, 0, 0, 0 } };
     /* No defaults here: every value comes from L0 (config.txt), one source of truth */
@@ -85,7 +86,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { 'I', "--postcopy-iterations", false }, { 'T', "--timeout", false }, { 'S', "--stall", false },
         { 'M', "--mem-mib", false }, { 'R', "--mem-rate", false }, { 'k', "--preload", false },
         { 'x', "--shm-path", true }, { 'u', "--period-us", true }, { 'w', "--write-through", true },
-        { 'y', "--dirty-tracking", true }, { 'e', "--dst-ram", true }, { 'B', "--promote-bandwidth", true },
+        { 'y', "--dirty-tracking", true }, { 'G', "--granularity", true }, { 'e', "--dst-ram", true }, { 'B', "--promote-bandwidth", true },
     };
     bool seen[128] = { false };
     *o = (struct control_opts){ .postcopy_preempt = true };
@@ -121,6 +122,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'u': o->period_us = (unsigned)v; break;
         case 'w': o->write_through_s = (unsigned)v; break;
         case 'y': o->dirty_tracking = optarg; break;
+        case 'G': o->granularity = optarg; break;
         case 'e': o->dst_ram = optarg; break;
         case 'i': o->run_id = optarg; break;
         case 'B': o->promote_bandwidth = v; break;

@@ -463,14 +463,15 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
         snprintf(err, errlen, "the destination QEMU at %s is %s, not inmigrate", o->to_ip, status);
         goto out;
     }
-    json_t *args = json_pack("{s:s, s:I, s:I, s:s}", "path", o->shm_path, "size", (json_int_t)o->shm_size,
-                             "period-us", (json_int_t)o->period_us, "dirty-tracking", o->dirty_tracking);
+    json_t *args = json_pack("{s:s, s:I, s:I, s:s, s:s}", "path", o->shm_path, "size", (json_int_t)o->shm_size,
+                             "period-us", (json_int_t)o->period_us, "dirty-tracking", o->dirty_tracking,
+                             "granularity", o->granularity);
     if (o->run_id)
         json_object_set_new(args, "run-id", json_string(o->run_id));
     t.start = now_ms();
     load_mark(l, t.start);
-    say("shm migration %s -> %s: syncing into %s every %u us (dirty tracking: %s)", o->from_ip, o->to_ip,
-        o->shm_path, o->period_us, o->dirty_tracking);
+    say("shm migration %s -> %s: syncing into %s every %u us (dirty tracking: %s, %s while running)", o->from_ip,
+        o->to_ip, o->shm_path, o->period_us, o->dirty_tracking, o->granularity);
     json_t *r = qmp_execute(&src, "shm-migrate", args, 10, err, errlen);
     json_decref(args);
     if (!r)

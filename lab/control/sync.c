@@ -42,7 +42,7 @@ static void cancel_on_signals(void)
 }
 
 struct sync_opts {
-    const char *ip, *shm_path, *dirty_tracking;
+    const char *ip, *shm_path, *dirty_tracking, *granularity;
     unsigned qmp_port, period_us, seconds, timeout_s;
 };
 
@@ -50,7 +50,8 @@ static int sync_parse(int argc, char **argv, struct sync_opts *o)
 {
     static const struct option longopts[] = {
         { "from", 1, 0, 'f' }, { "qmp-port", 1, 0, 'q' }, { "shm-path", 1, 0, 'x' }, { "period-us", 1, 0, 'u' },
-        { "dirty-tracking", 1, 0, 'y' }, { "seconds", 1, 0, 's' }, { "timeout", 1, 0, 'T' }, { 0, 0, 0, 0 } };
+        { "dirty-tracking", 1, 0, 'y' }, { "seconds", 1, 0, 's' }, { "timeout", 1, 0, 'T' },
+        { "granularity", 1, 0, 'g' }, { 0, 0, 0, 0 } };
     static const char required[] = "fqxuysT";   /* no defaults: L0 passes every value */
     bool seen[128] = { false };
     int c;
@@ -65,6 +66,7 @@ static int sync_parse(int argc, char **argv, struct sync_opts *o)
         case 'x': o->shm_path = optarg; break;
         case 'u': o->period_us = v; break;
         case 'y': o->dirty_tracking = optarg; break;
+        case 'g': o->granularity = optarg; break;
         case 's': o->seconds = v; break;
         case 'T': o->timeout_s = v; break;
         default: return -1;
@@ -118,7 +120,8 @@ int sync_main(int argc, char **argv)
     char err[512] = "";
     if (sync_parse(argc, argv, &o)) {
         fprintf(stderr, "usage: fmlab-control shm-sync --from IP --qmp-port N --shm-path P --period-us N\n"
-                        "         --dirty-tracking auto|fmsync|stock --seconds S --timeout S\n");
+                        "         --dirty-tracking auto|fmsync|stock [--granularity region|page] --seconds S\n"
+                        "         --timeout S\n");
         return 2;
     }
     if (qmp_connect(&q, o.ip, o.qmp_port, 10, false, err, sizeof(err)))
@@ -126,6 +129,8 @@ int sync_main(int argc, char **argv)
     cancel_on_signals();
     json_t *args = json_pack("{s:s, s:I, s:I, s:s}", "path", o.shm_path, "size", (json_int_t)image_size(o.shm_path),
                              "period-us", (json_int_t)o.period_us, "dirty-tracking", o.dirty_tracking);
+    if (o.granularity)
+        json_object_set_new(args, "granularity", json_string(o.granularity));
     double t0 = now_ms(), syncing = 0, t0_epoch = epoch_ms();
     json_t *samples = json_array();
     json_t *r = qmp_execute(&q, "shm-migrate", args, 10, err, sizeof(err));
@@ -148,8 +153,9 @@ int sync_main(int argc, char **argv)
         json_decref(samples);
         return control_fail("shm-sync", err);
     }
-    json_t *out = json_pack("{s:s, s:b, s:i, s:s, s:I, s:f, s:f, s:f, s:o}", "status", "completed", "pass", 1,
+    json_t *out = json_pack("{s:s, s:b, s:i, s:s, s:s, s:I, s:f, s:f, s:f, s:o}", "status", "completed", "pass", 1,
                             "period_us", (int)o.period_us, "dirty_tracking", o.dirty_tracking,
+                            "granularity", o.granularity ? o.granularity : "region",
                             "start_epoch_ms", (json_int_t)t0_epoch,
                             "first_copy_ms", syncing - t0, "write_through_start_ms", syncing - t0,
                             "write_through_ms", end - syncing, "samples", samples);
