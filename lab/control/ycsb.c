@@ -70,15 +70,6 @@ struct ycsb_run {
     bool loading;
 };
 
-const struct ycsb_db *ycsb_db_named(const char *name)
-{
-    if (strcmp(name, ycsb_redis.name) == 0)
-        return &ycsb_redis;
-    if (strcmp(name, ycsb_memcached.name) == 0)
-        return &ycsb_memcached;
-    return NULL;
-}
-
 /* The connection to keynum's instance, made if there is none. */
 static void *conn_for(struct worker *w, uint64_t keynum)
 {

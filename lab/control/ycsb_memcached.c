@@ -8,7 +8,7 @@
  */
 #include "ycsb_db.h"
 #include "alloc.h"
-#include "control.h"
+#include "sock.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@ struct mc {
 static void *mc_connect(const char *ip, unsigned port)
 {
     struct timeval t = { .tv_sec = 30 };
-    int fd = tcp_connect(ip, port, 10);
+    int fd = sock_connect_tcp(ip, port, 10);
     if (fd < 0)
         return NULL;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof(t));
