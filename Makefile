@@ -76,6 +76,12 @@ $(B)/tests/test_ycsb: tests/unit/test_ycsb.c lab/control/ycsb_gen.c lab/control/
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -pthread -o $@ $(filter %.c,$^) -lcmocka -lm
 
+# and its bindings, with what they link of the shared code
+$(B)/tests/test_ycsb_memcached: tests/unit/test_ycsb_memcached.c lab/control/ycsb_memcached.c \
+        lab/control/ycsb_redis.c lab/control/ycsb_db.c lab/control/ycsb_db.h lab/control/ycsb_gen.c lab/sock.c lab/alloc.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilab/control -pthread -o $@ $(filter %.c,$^) -ljansson -lhiredis -lcmocka -lm
+
 $(B)/tests/%: tests/unit/%.c $(B)/libfmlab.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka

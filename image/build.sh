@@ -24,7 +24,7 @@ kernel_pkg=linux-image-amd64
 [ "$KERNEL_VER" = auto ] || kernel_pkg=linux-image-$KERNEL_VER
 common_pkgs="systemd,systemd-sysv,udev,kmod,iproute2,procps,util-linux,openssh-server,initramfs-tools,zstd,$kernel_pkg"
 case "$kind" in
-    guest) pkgs="$common_pkgs,redis-server,redis-tools"
+    guest) pkgs="$common_pkgs,redis-server,redis-tools,memcached"
            hostname=fmlab-vm ;;
     host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,socat,redis-tools,tcpdump,iperf3,expect,openssh-client,pmdk-tools,iputils-ping"
            hostname=fmlab-host ;;
@@ -97,7 +97,7 @@ if [ "$kind" = guest ]; then
     build_tool "$here/agent" fmlab-agent
     # networkd applies ip= for Debian's kernel; the lab's kernel has set it before init
     units="$units fmlab-agent.service systemd-networkd.service systemd-network-generator.service"
-    logged "$log" chroot "$root" systemctl disable redis-server.service
+    logged "$log" chroot "$root" systemctl disable redis-server.service memcached.service
 else
     say "building fmlab-kvmcheck in the build root"
     build_tool "$here/kvmcheck" fmlab-kvmcheck

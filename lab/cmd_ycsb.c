@@ -15,6 +15,7 @@
 #include "result.h"
 
 #include <getopt.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ void usage_ycsb(void)
 {
     printf("usage: fmlab ycsb --workload a|b|c|d|e|f [--phase load|run|both] [--records N]\n"
            "                  [--operations N] [--threads N] [--max-seconds S] [--timeline]\n"
-           "                  [--port N]\n"
+           "                  [--port N] [--store redis|memcached]\n"
            "Runs YCSB workload W (YCSB's mixes and distributions, 10 fields of 100 bytes) from\n"
            "backup against the guest's redis instances: load (insert the records), run (the\n"
            "operations), or both (default). Prints YCSB's summary; the result goes to\n"
@@ -37,11 +38,13 @@ void usage_ycsb(void)
            "(ms since the run began, operation, latency, ok) in timeline.csv beside it: what\n"
            "fmlab plot draws, with the window of a migration.json put in the same folder.\n"
            "--port N: one redis instance on port N instead of the guest's GUEST_VCPUS ones from\n"
-           "REDIS_BASE_PORT (make bench: a redis of its own beside the one fmlab migrate checks).\n");
+           "REDIS_BASE_PORT (make bench: a redis of its own beside the one fmlab migrate checks).\n"
+           "--store memcached drives the guest's memcached instances (MEMCACHED_BASE_PORT) the way\n"
+           "YCSB's memcached binding does (no scans: workload e is refused).\n");
 }
 
 struct ycsb_cli {
-    const char *workload, *phase;
+    const char *workload, *phase, *store;
     long records, operations, threads, max_seconds, port;
     bool timeline;
 };
@@ -51,13 +54,13 @@ static int parse(int argc, char **argv, struct ycsb_cli *o)
     static const struct option longopts[] = {
         { "workload", 1, 0, 'w' }, { "phase", 1, 0, 'p' }, { "records", 1, 0, 'n' },
         { "operations", 1, 0, 'o' }, { "threads", 1, 0, 't' }, { "max-seconds", 1, 0, 's' },
-        { "timeline", 0, 0, 'l' }, { "port", 1, 0, 'P' }, { 0, 0, 0, 0 } };
-    *o = (struct ycsb_cli){ .phase = "both", .records = -1, .operations = -1, .threads = -1, .max_seconds = 0 };
+        { "timeline", 0, 0, 'l' }, { "port", 1, 0, 'P' }, { "store", 1, 0, 'S' }, { 0, 0, 0, 0 } };
+    *o = (struct ycsb_cli){ .phase = "both", .store = "redis", .records = -1, .operations = -1, .threads = -1, .max_seconds = 0 };
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         char *end = NULL;
         long v = optarg ? strtol(optarg, &end, 10) : 0;
-        if (c != 'w' && c != 'p' && c != 'l' && (!end || *end || v <= 0)) {
+        if (c != 'w' && c != 'p' && c != 'l' && c != 'S' && (!end || *end || v <= 0)) {
             fprintf(stderr, "fmlab ycsb: %s needs a positive number, not '%s'\n", argv[optind - 1], optarg ? optarg : "");
             return -1;
         }
@@ -70,11 +73,20 @@ static int parse(int argc, char **argv, struct ycsb_cli *o)
         case 's': o->max_seconds = v; break;
         case 'l': o->timeline = true; break;
         case 'P': o->port = v; break;
+        case 'S': o->store = optarg; break;
         default: return -1;
         }
     }
     if (!o->workload || strlen(o->workload) != 1 || !strchr("abcdefABCDEF", o->workload[0])) {
         fprintf(stderr, "fmlab ycsb: --workload is one of a, b, c, d, e, f\n");
+        return -1;
+    }
+    if (strcmp(o->store, "redis") && strcmp(o->store, "memcached")) {
+        fprintf(stderr, "fmlab ycsb: --store is redis or memcached, not '%s'\n", o->store);
+        return -1;
+    }
+    if (strcmp(o->store, "memcached") == 0 && tolower((unsigned char)o->workload[0]) == 'e') {
+        fprintf(stderr, "fmlab ycsb: workload e scans; memcached (and YCSB's binding for it) has no scans\n");
         return -1;
     }
     if (o->port > 65535) {
@@ -96,11 +108,12 @@ static void remote_command(const struct config *cfg, const struct ycsb_cli *o, c
     long ops = o->operations > 0 ? o->operations : (long)config_get_uint(cfg, "YCSB_OPERATIONS");
     long threads = o->threads > 0 ? o->threads : (long)config_get_uint(cfg, "YCSB_THREADS");
     char port[24], instances[24];
-    snprintf(port, sizeof(port), "%ld", o->port ? o->port : (long)config_get_uint(cfg, "REDIS_BASE_PORT"));
+    const char *base = strcmp(o->store, "memcached") == 0 ? "MEMCACHED_BASE_PORT" : "REDIS_BASE_PORT";
+    snprintf(port, sizeof(port), "%ld", o->port ? o->port : (long)config_get_uint(cfg, base));
     snprintf(instances, sizeof(instances), "%s", o->port ? "1" : config_get(cfg, "GUEST_VCPUS"));
-    snprintf(out, len, CONTROL_PATH " ycsb --workload %c --phase %s --vm %s --redis-port %s --instances %s "
+    snprintf(out, len, CONTROL_PATH " ycsb --workload %c --phase %s --store %s --vm %s --port %s --instances %s "
              "--threads %ld --records %ld --operations %ld --max-seconds %ld --json " REMOTE_JSON "%s 2>&1",
-             o->workload[0], o->phase, config_get(cfg, "VM_IP"), port, instances, threads, records, ops, o->max_seconds,
+             o->workload[0], o->phase, o->store, config_get(cfg, "VM_IP"), port, instances, threads, records, ops, o->max_seconds,
              o->timeline ? " --timeline " REMOTE_TIMELINE : "");
 }
 
@@ -138,7 +151,7 @@ static int keep_result(const struct config *cfg, const struct ycsb_cli *o)
     }
     json_t *j = json_loads(out, 0, NULL);
     free(out);
-    snprintf(tag, sizeof(tag), "ycsb-%c", o->workload[0]);
+    snprintf(tag, sizeof(tag), "ycsb-%s%c", strcmp(o->store, "memcached") == 0 ? "mc-" : "", o->workload[0]);
     int rc = !j || result_dir_make(cfg, tag, dir, sizeof(dir)) != 0 ? -1 : 0;
     if (rc == 0) {
         snprintf(path, sizeof(path), "%s/result.json", dir);

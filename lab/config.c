@@ -49,6 +49,7 @@ static const struct config_key schema[] = {
     { "GUEST_MEM", CT_SIZE, "512M", NULL, NULL },
     { "GUEST_VCPUS", CT_UINT, "1", NULL, NULL },
     { "REDIS_BASE_PORT", CT_PORT, "12345", NULL, NULL },
+    { "MEMCACHED_BASE_PORT", CT_PORT, "11211", NULL, NULL },
     { "AGENT_PORT", CT_PORT, "7777", NULL, NULL },
     { "HOST_MEM", CT_SIZE, "3G", NULL, NULL },
     { "HOST_VCPUS", CT_UINT, "1", NULL, NULL },
@@ -369,6 +370,27 @@ static void check_sizes(struct config *cfg)
                   config_get(cfg, "GUEST_MEM"));
 }
 
+/* memcached's ports MEMCACHED_BASE_PORT..+GUEST_VCPUS-1: within 65535, apart from the
+ * redis ports and the agent's. */
+static void check_memcached_ports(struct config *cfg)
+{
+    const char *mc = config_get(cfg, "MEMCACHED_BASE_PORT"), *base = config_get(cfg, "REDIS_BASE_PORT");
+    const char *n = config_get(cfg, "GUEST_VCPUS"), *agent = config_get(cfg, "AGENT_PORT");
+    uint16_t m, b, a;
+    uint64_t v;
+    char w[256];
+    if (!mc || !n || !parse_port(mc, &m) || !parse_uint(n, &v))
+        return;
+    const char *where_m = where(cfg, key_index("MEMCACHED_BASE_PORT"), w, sizeof(w));
+    if (m + v - 1 > 65535)
+        add_error(cfg, "%s: MEMCACHED_BASE_PORT: %u + GUEST_VCPUS exceeds port 65535", where_m, m);
+    else if (base && parse_port(base, &b) && m < b + v && b < m + v)
+        add_error(cfg, "%s: MEMCACHED_BASE_PORT: %u-%u overlaps the redis ports %u-%u", where_m, m,
+                  (unsigned)(m + v - 1), b, (unsigned)(b + v - 1));
+    else if (agent && parse_port(agent, &a) && a >= m && a < m + v)
+        add_error(cfg, "%s: MEMCACHED_BASE_PORT: %u-%u includes AGENT_PORT %u", where_m, m, (unsigned)(m + v - 1), a);
+}
+
 static void check_relations(struct config *cfg)
 {
     static const char *const ips[] = { "SRC_IP", "DST_IP", "BACKUP_IP", "VM_IP", "L0_IP", NULL };
@@ -394,6 +416,7 @@ static void check_relations(struct config *cfg)
     check_sizes(cfg);
     if (base && n && parse_port(base, &b) && parse_uint(n, &vcpus) && b + vcpus - 1 > 65535)
         add_error(cfg, "%s: REDIS_BASE_PORT: %u + GUEST_VCPUS exceeds port 65535", cfg->path, b);
+    check_memcached_ports(cfg);
 }
 
 int config_parse(struct config *cfg, const char *path, const char *text, char *const *envp)

@@ -46,7 +46,7 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              "rm -f %s; qemu-system-x86_64 -name vm -uuid " GUEST_UUID " -machine q35 -accel kvm -cpu host -smp %s -m %lluM "
              "-nodefaults -no-user-config -display none -no-reboot "
              "%snet.ifnames=0 "
-             "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.agent_port=%s' "
+             "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.memcached_port=%s fmlab.agent_port=%s' "
              "-drive file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off "
              "-device virtio-blk-pci,drive=disk0 "
              "-netdev bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
@@ -56,7 +56,8 @@ void guest_command(const struct config *cfg, const char *host_ip, bool incoming,
              GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"),
              (unsigned long long)(config_get_size(cfg, "GUEST_MEM") >> 20),   /* one meaning: config's */
              boot, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
-             (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "AGENT_PORT"),
+             (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "MEMCACHED_BASE_PORT"),
+             config_get(cfg, "AGENT_PORT"),
              host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,
              config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_QEMU_LOG, GUEST_PIDFILE, incoming ? " -incoming defer" : "");
 }

@@ -5,6 +5,10 @@
  */
 #include "sock.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -63,6 +67,20 @@ int sock_connect_retry(int (*new_socket)(void *ctx), void *ctx, const struct soc
             return -1;
         usleep((useconds_t)retry_ms * 1000);
     }
+}
+
+static int new_tcp_socket(void *ctx)
+{
+    (void)ctx;
+    return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+int sock_connect_tcp(const char *ip, unsigned port, int timeout_s)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    if (port > 65535 || inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+        return -1;
+    return sock_connect_retry(new_tcp_socket, NULL, (struct sockaddr *)&sa, sizeof(sa), timeout_s, 200);
 }
 
 static int new_unix_socket(void *ctx)

@@ -1,6 +1,5 @@
 /*
  * agent.c: talking to fmlab-agent in the guest (image/agent) over its line protocol,
- * and the TCP connect (with retry) every connection of the controller uses.
  * One connection per call: the agent serves one client at a time and a call must not
  * hold it while the guest migrates.
  */
@@ -16,27 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int new_tcp_socket(void *ctx)
-{
-    (void)ctx;
-    return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-}
-
-int tcp_connect(const char *ip, unsigned port, int timeout_s)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-        return -1;
-    return sock_connect_retry(new_tcp_socket, NULL, (struct sockaddr *)&sa, sizeof(sa), timeout_s, 200);
-}
-
 /* On failure without a reply from the agent, reply says why (no connection, no reply in
  * time) so the caller's one-line error names the cause. */
 int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s)
 {
     size_t used = 0;
     double start = now_ms();
-    int fd = tcp_connect(ip, port, timeout_s);
+    int fd = sock_connect_tcp(ip, port, timeout_s);
 
     reply[0] = '\0';
     if (fd < 0) {

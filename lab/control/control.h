@@ -64,7 +64,6 @@ double now_ms(void);
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* agent.c: a TCP connection to ip:port, retrying until timeout_s; fd or -1. */
-int tcp_connect(const char *ip, unsigned port, int timeout_s);
 /* agent.c: the guest agent's line protocol (memory oracle). */
 int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s);
 /* Parse "key=value" out of an agent reply; -1 when absent. */

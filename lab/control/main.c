@@ -8,6 +8,7 @@
  *   fmlab-control shm-sync --from IP ...     (sync.c: write through, no migration)
  */
 #include "control.h"
+#include "sock.h"
 #include "qmp.h"
 
 #include <getopt.h>
@@ -182,7 +183,7 @@ static void status_of(const char *ip, unsigned port, char *out, size_t len)
 {
     struct qmp q;
     char err[256];
-    int fd = tcp_connect(ip, port, 5);
+    int fd = sock_connect_tcp(ip, port, 5);
 
     snprintf(out, len, "gone");
     if (fd < 0)

@@ -10,6 +10,7 @@
  * stall_s ("stalled"): the guest keeps running on the source, nothing hangs.
  */
 #include "control.h"
+#include "sock.h"
 #include "qmp.h"
 
 #include <stdio.h>
@@ -23,7 +24,7 @@
 
 int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, bool oob, char *err, size_t errlen)
 {
-    int fd = tcp_connect(ip, port, timeout_s);
+    int fd = sock_connect_tcp(ip, port, timeout_s);
     if (fd < 0) {
         snprintf(err, errlen, "QMP at %s:%u does not answer", ip, port);
         q->fd = -1;

@@ -1,25 +1,22 @@
 /*
- * ycsb.c: `fmlab-control ycsb`, a YCSB client for the guest's redis instances, run on
- * backup (the study ran YCSB against one redis per vCPU).
+ * ycsb.c: `fmlab-control ycsb`, a YCSB client for the guest's redis (or memcached)
+ * instances, run on backup (the study ran YCSB against one redis per vCPU).
  *
- * It does what ycsb_gen.c decides, the way YCSB's redis binding does it: a record is a
- * hash of ten 100-byte fields (HSET) plus its entry in the sorted set "_indices" scored
- * by the key's Java hash (ZADD); a read is HGETALL, an update HSET of one field, a scan
- * ZRANGEBYSCORE from the start key's score then HGETALL of each key, a read-modify-write
- * a read then an update, timed as one. Records are spread over the instances by record
+ * It does what ycsb_gen.c decides through a binding (ycsb_db.h: ycsb_redis.c does what
+ * YCSB's redis binding does, ycsb_memcached.c its memcached binding); a read-modify-write
+ * is a read then an update, timed as one. Records are spread over the instances by record
  * number. Each thread does one request at a time (closed loop, no target rate) and times
  * it on CLOCK_MONOTONIC; a failed request counts as an error with its latency, and the
- * thread reconnects. Prints YCSB's summary ([OVERALL], [READ], ... lines) on stdout,
- * progress every 10 s on stderr, and with --json/--timeline the numbers per second and
- * every request (time, operation, latency, ok) for a migration's window. SIGTERM ends the
- * current phase early and still reports it.
+ * thread reconnects when the connection is lost. Prints YCSB's summary ([OVERALL],
+ * [READ], ... lines) on stdout, progress every 10 s on stderr, and with --json/--timeline
+ * the numbers per second and every request (time, operation, latency, ok) for a
+ * migration's window. SIGTERM ends the current phase early and still reports it.
  */
 #include "control.h"
 #include "alloc.h"
-#include "ycsb_gen.h"
+#include "ycsb_db.h"
 
 #include <getopt.h>
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,12 +25,12 @@
 #include <unistd.h>
 
 #define MAX_SECONDS 36000
-#define INDEX_KEY "_indices"
 
 struct ycsb_opts {
     const struct ycsb_workload *w;
+    const struct ycsb_db *db;
     const char *vm_ip, *json_path, *timeline_path;
-    unsigned redis_port, instances, threads;
+    unsigned port, instances, threads;
     uint64_t records, operations;
     unsigned max_seconds;   /* 0: until the operations are done */
     bool load, run;
@@ -57,7 +54,7 @@ struct worker {
     pthread_t thread;
     unsigned id;
     struct ycsb_rng rng;
-    redisContext **conn;            /* one per instance */
+    void **conn;                    /* one per instance */
     struct lat lat[YCSB_N_OPS];
     struct sample *timeline;
     size_t n_timeline, cap_timeline;
@@ -73,93 +70,68 @@ struct ycsb_run {
     bool loading;
 };
 
-static redisContext *connect_instance(const struct ycsb_opts *o, unsigned i)
+/* The connection to keynum's instance, made if there is none. */
+static void *conn_for(struct worker *w, uint64_t keynum)
 {
-    struct timeval connect = { .tv_sec = 10 }, cmd = { .tv_sec = 30 };
-    redisContext *c = redisConnectWithTimeout(o->vm_ip, (int)(o->redis_port + i), connect);
-    if (!c || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, cmd);
-    return c;
+    const struct ycsb_opts *o = w->run->o;
+    unsigned i = (unsigned)(keynum % o->instances);
+    if (!w->conn[i])
+        w->conn[i] = o->db->connect(o->vm_ip, o->port + i);
+    return w->conn[i];
 }
 
-/* One command on the instance of keynum; true if redis answered without an error. */
-static bool command(struct worker *w, uint64_t keynum, int argc, const char **argv)
+/* After a request on keynum's instance: a lost connection is closed, made again next time. */
+static bool done_on(struct worker *w, uint64_t keynum, bool ok, bool gone)
 {
     unsigned i = (unsigned)(keynum % w->run->o->instances);
-    if (!w->conn[i] && !(w->conn[i] = connect_instance(w->run->o, i)))
-        return false;
-    redisReply *r = redisCommandArgv(w->conn[i], argc, argv, NULL);
-    bool ok = r && r->type != REDIS_REPLY_ERROR;
-    if (!r) {   /* the connection is gone (timeout, reset): the next request reconnects */
-        redisFree(w->conn[i]);
+    if (gone) {
+        w->run->o->db->close(w->conn[i]);
         w->conn[i] = NULL;
     }
-    freeReplyObject(r);
     return ok;
 }
 
 static bool do_insert(struct worker *w, uint64_t keynum)
 {
-    char key[32], score[16], values[YCSB_FIELDS][YCSB_FIELD_LEN + 1], names[YCSB_FIELDS][8];
-    const char *argv[2 + 2 * YCSB_FIELDS] = { "HSET", key };
+    char key[32], values[YCSB_FIELDS][YCSB_FIELD_LEN + 1];
+    bool gone = false;
+    void *c = conn_for(w, keynum);
     ycsb_key(keynum, key, sizeof(key));
-    for (int f = 0; f < YCSB_FIELDS; f++) {
-        snprintf(names[f], sizeof(names[f]), "field%d", f);
+    for (int f = 0; f < YCSB_FIELDS; f++)
         ycsb_value(&w->rng, values[f]);
-        argv[2 + 2 * f] = names[f];
-        argv[3 + 2 * f] = values[f];
-    }
-    snprintf(score, sizeof(score), "%d", (int)ycsb_java_hash(key));
-    const char *zadd[] = { "ZADD", INDEX_KEY, score, key };
-    return command(w, keynum, 2 + 2 * YCSB_FIELDS, argv) && command(w, keynum, 4, zadd);
+    return c && done_on(w, keynum, w->run->o->db->insert(c, key, (const char (*)[YCSB_FIELD_LEN + 1])values, &gone),
+                        gone);
 }
 
 static bool do_read(struct worker *w, uint64_t keynum)
 {
     char key[32];
+    bool gone = false;
+    void *c = conn_for(w, keynum);
     ycsb_key(keynum, key, sizeof(key));
-    const char *argv[] = { "HGETALL", key };
-    return command(w, keynum, 2, argv);
+    return c && done_on(w, keynum, w->run->o->db->read(c, key, &gone), gone);
 }
 
 static bool do_update(struct worker *w, uint64_t keynum)
 {
-    char key[32], field[8], value[YCSB_FIELD_LEN + 1];
+    char key[32], value[YCSB_FIELD_LEN + 1];
+    bool gone = false;
+    void *c = conn_for(w, keynum);
+    int field = (int)(ycsb_rand(&w->rng) % YCSB_FIELDS);
     ycsb_key(keynum, key, sizeof(key));
-    snprintf(field, sizeof(field), "field%d", (int)(ycsb_rand(&w->rng) % YCSB_FIELDS));
     ycsb_value(&w->rng, value);
-    const char *argv[] = { "HSET", key, field, value };
-    return command(w, keynum, 4, argv);
+    return c && done_on(w, keynum, w->run->o->db->update(c, key, field, value, &gone), gone);
 }
 
-/* The start key's instance: its index holds only its own records, the range is theirs. */
+/* On the start key's instance: its index holds only its own records, the range is theirs. */
 static bool do_scan(struct worker *w, uint64_t keynum)
 {
-    char key[32], score[16], count[16];
-    unsigned i = (unsigned)(keynum % w->run->o->instances);
+    char key[32];
+    bool gone = false;
+    void *c = conn_for(w, keynum);
+    unsigned count = ycsb_scan_length(&w->run->plan, &w->rng);
     ycsb_key(keynum, key, sizeof(key));
-    snprintf(score, sizeof(score), "%d", (int)ycsb_java_hash(key));
-    snprintf(count, sizeof(count), "%u", ycsb_scan_length(&w->run->plan, &w->rng));
-    const char *argv[] = { "ZRANGEBYSCORE", INDEX_KEY, score, "+inf", "LIMIT", "0", count };
-    if (!w->conn[i] && !(w->conn[i] = connect_instance(w->run->o, i)))
-        return false;
-    redisReply *r = redisCommandArgv(w->conn[i], 7, argv, NULL);
-    bool ok = r && r->type == REDIS_REPLY_ARRAY;
-    for (size_t k = 0; ok && k < r->elements; k++) {
-        const char *get[] = { "HGETALL", r->element[k]->str };
-        redisReply *g = redisCommandArgv(w->conn[i], 2, get, NULL);
-        ok = g && g->type != REDIS_REPLY_ERROR;
-        freeReplyObject(g);
-    }
-    if (!r) {
-        redisFree(w->conn[i]);
-        w->conn[i] = NULL;
-    }
-    freeReplyObject(r);
-    return ok;
+    return c && done_on(w, keynum, w->run->o->db->scan(c, key, count, &gone), gone);
 }
 
 static void note(struct worker *w, enum ycsb_op op, double start_ms, bool ok)
@@ -344,7 +316,8 @@ static json_t *phase(struct ycsb_run *run, bool loading)
         say("ycsb: cannot write the timeline %s", o->timeline_path);
     for (unsigned t = 0; t < n; t++) {
         for (unsigned i = 0; i < o->instances; i++)
-            redisFree(ws[t].conn[i]);
+            if (ws[t].conn[i])
+                o->db->close(ws[t].conn[i]);
         free(ws[t].conn);
         for (int op = 0; op < YCSB_N_OPS; op++)
             free(ws[t].lat[op].us);
@@ -358,21 +331,23 @@ static json_t *phase(struct ycsb_run *run, bool loading)
 static void ycsb_usage(void)
 {
     fprintf(stderr, "usage: fmlab-control ycsb --workload a|b|c|d|e|f --phase load|run|both --vm IP\n"
-                    "         --redis-port BASE --instances N --threads N --records N --operations N\n"
+                    "         [--store redis|memcached] --port BASE --instances N --threads N --records N\n"
+                    "         --operations N\n"
                     "         [--max-seconds S] [--json FILE] [--timeline FILE]\n");
 }
 
 static int ycsb_parse(int argc, char **argv, struct ycsb_opts *o)
 {
     static const struct option longopts[] = {
-        { "workload", 1, 0, 'w' }, { "phase", 1, 0, 'p' }, { "vm", 1, 0, 'v' }, { "redis-port", 1, 0, 'r' },
+        { "workload", 1, 0, 'w' }, { "phase", 1, 0, 'p' }, { "vm", 1, 0, 'v' }, { "port", 1, 0, 'r' },
+        { "redis-port", 1, 0, 'r' }, { "store", 1, 0, 'S' },
         { "instances", 1, 0, 'i' }, { "threads", 1, 0, 't' }, { "records", 1, 0, 'n' },
         { "operations", 1, 0, 'o' }, { "max-seconds", 1, 0, 's' }, { "json", 1, 0, 'j' },
         { "timeline", 1, 0, 'l' }, { 0, 0, 0, 0 } };
     static const char required[] = "wpvritno";   /* no defaults: L0 passes every value */
     bool seen[128] = { false };
     int c;
-    *o = (struct ycsb_opts){ 0 };
+    *o = (struct ycsb_opts){ .db = &ycsb_redis };
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         unsigned long long v = optarg ? strtoull(optarg, NULL, 10) : 0;
@@ -386,7 +361,13 @@ static int ycsb_parse(int argc, char **argv, struct ycsb_opts *o)
                 return -1;
             break;
         case 'v': o->vm_ip = optarg; break;
-        case 'r': o->redis_port = (unsigned)v; break;
+        case 'r': o->port = (unsigned)v; break;
+        case 'S':
+            if (!(o->db = ycsb_db_named(optarg))) {
+                fprintf(stderr, "fmlab-control ycsb: --store is redis or memcached, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
         case 'i': o->instances = (unsigned)v; break;
         case 't': o->threads = (unsigned)v; break;
         case 'n': o->records = v; break;
@@ -404,7 +385,12 @@ static int ycsb_parse(int argc, char **argv, struct ycsb_opts *o)
                     fprintf(stderr, "fmlab-control ycsb: --%s is required\n", l->name);
             return -1;
         }
-    if (!o->w || !o->instances || !o->threads || !o->records || !o->redis_port || o->threads > 256) {
+    if (o->w && o->w->proportion[YCSB_SCAN] > 0 && !o->db->scans) {
+        fprintf(stderr, "fmlab-control ycsb: workload %c scans, and YCSB's %s binding has no scans\n", o->w->name,
+                o->db->name);
+        return -1;
+    }
+    if (!o->w || !o->instances || !o->threads || !o->records || !o->port || o->threads > 256) {
         fprintf(stderr, "fmlab-control ycsb: --workload is one of a-f; instances, threads (at most 256), records, port > 0\n");
         return -1;
     }
@@ -424,12 +410,12 @@ int ycsb_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     ycsb_plan_init(&run.plan, o.w, o.records, o.operations);
-    say("ycsb: workload %c, %llu records, %llu operations, %u threads over %u redis instance(s) at %s:%u+",
+    say("ycsb: workload %c, %llu records, %llu operations, %u threads over %u %s instance(s) at %s:%u+",
         o.w->name, (unsigned long long)o.records, (unsigned long long)o.operations, o.threads, o.instances,
-        o.vm_ip, o.redis_port);
+        o.db->name, o.vm_ip, o.port);
     static const char *const dists[] = { "uniform", "zipfian", "latest" };
     char name[2] = { o.w->name, '\0' };
-    json_t *out = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:s}", "workload", name,
+    json_t *out = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:s}", "workload", name, "store", o.db->name,
                             "records", (json_int_t)o.records, "operations", (json_int_t)o.operations,
                             "threads", (int)o.threads, "instances", (int)o.instances, "field_count", YCSB_FIELDS,
                             "field_length", YCSB_FIELD_LEN, "request_distribution", dists[o.w->dist]);
