@@ -69,7 +69,7 @@ static void guest_qemu_command(void **state)
     guest_command(&cfg, "10.10.1.1", false, out, sizeof(out));
     assert_non_null(strstr(out, "-accel kvm "));
     assert_non_null(strstr(out, "-smp 2 -m 512M "));
-    assert_non_null(strstr(out, "ip=10.10.1.100:::255.255.0.0:fmlab-vm:eth0:off fmlab.redis_port=12345 fmlab.agent_port=7777'"));
+    assert_non_null(strstr(out, "ip=10.10.1.100:::255.255.0.0:fmlab-vm:eth0:off fmlab.redis_port=12345 fmlab.memcached_port=11211 fmlab.agent_port=7777'"));
     assert_non_null(strstr(out, "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off"));
     assert_non_null(strstr(out, "-qmp tcp:10.10.1.1:4445,server=on,wait=off"));
     assert_non_null(strstr(out, "host=10.10.1.1,port=4446,server=on,wait=off"));
