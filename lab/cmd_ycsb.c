@@ -40,7 +40,8 @@ void usage_ycsb(void)
            "--port N: one redis instance on port N instead of the guest's GUEST_VCPUS ones from\n"
            "REDIS_BASE_PORT (make bench: a redis of its own beside the one fmlab migrate checks).\n"
            "--store memcached drives the guest's memcached instances (MEMCACHED_BASE_PORT) the way\n"
-           "YCSB's memcached binding does (no scans: workload e is refused).\n");
+           "YCSB's memcached binding does (no scans: workload e is refused; a load first\n"
+           "empties them with flush_all, since YCSB's add refuses a key that exists).\n");
 }
 
 struct ycsb_cli {

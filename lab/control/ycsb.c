@@ -272,6 +272,22 @@ static int write_timeline(const char *path, struct worker *ws, unsigned n)
     return fclose(f);
 }
 
+/* Before a load into a store that cannot overwrite: empty every instance. */
+static int clear_instances(const struct ycsb_opts *o)
+{
+    for (unsigned i = 0; o->db->clear && i < o->instances; i++) {
+        void *conn = o->db->connect(o->vm_ip, o->port + i);
+        bool ok = conn && o->db->clear(conn);
+        if (conn)
+            o->db->close(conn);
+        if (!ok) {
+            say("ycsb: cannot empty the %s at %s:%u before the load", o->db->name, o->vm_ip, o->port + i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* One phase (load or run) with every thread; its summary as JSON. */
 static json_t *phase(struct ycsb_run *run, bool loading)
 {
@@ -419,6 +435,10 @@ int ycsb_main(int argc, char **argv)
                             "records", (json_int_t)o.records, "operations", (json_int_t)o.operations,
                             "threads", (int)o.threads, "instances", (int)o.instances, "field_count", YCSB_FIELDS,
                             "field_length", YCSB_FIELD_LEN, "request_distribution", dists[o.w->dist]);
+    if (o.load && clear_instances(&o) != 0) {
+        json_decref(out);
+        return 1;
+    }
     if (o.load)
         json_object_set_new(out, "load", phase(&run, true));
     if (o.run)

@@ -22,6 +22,9 @@ struct ycsb_db {
     bool (*read)(void *conn, const char *key, bool *gone);
     bool (*update)(void *conn, const char *key, int field, const char *value, bool *gone);
     bool (*scan)(void *conn, const char *start_key, unsigned count, bool *gone);
+    /* Empty the instance before a load, or NULL when a load overwrites what is there
+     * (redis: HSET; memcached: YCSB inserts with add, which refuses a key that exists). */
+    bool (*clear)(void *conn);
 };
 
 extern const struct ycsb_db ycsb_redis, ycsb_memcached;

@@ -84,4 +84,4 @@ static bool redis_scan(void *conn, const char *start_key, unsigned count, bool *
 }
 
 const struct ycsb_db ycsb_redis = { "redis", true, redis_connect, redis_close, redis_insert, redis_read,
-                                    redis_update, redis_scan };
+                                    redis_update, redis_scan, NULL };
