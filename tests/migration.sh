@@ -177,12 +177,14 @@ if [ "$($fmlab config get HOST_QEMU)" = fmsync ]; then
         migrate "shm-promote$dir" --mode shm --load redis --dst-ram promote
         common_checks "shm-promote$dir"; shm_checks "shm-promote$dir" fmsync; dst_ram_checks "shm-promote$dir" promote
     done
-    # fmsync collecting 4 KiB pages while the guest runs (not 2 MiB regions): the memory
-    # oracle is what says no write between two passes was lost
-    migrate "shm-page" --mode shm --load redis --dst-ram copy --granularity page
-    common_checks shm-page; shm_checks shm-page fmsync; dst_ram_checks shm-page copy
-    jqcheck "$result" "shm-page: the passes while the guest ran collected 4 KiB pages" \
-        '.shm.source.granularity == "page" and .parameters.granularity == "page"'
+    # fmsync collecting 4 KiB pages (the default) or 2 MiB regions while the guest runs:
+    # the memory oracle is what says no write between two passes was lost
+    for g in page region; do
+        migrate "shm-$g" --mode shm --load redis --dst-ram copy --granularity $g
+        common_checks "shm-$g"; shm_checks "shm-$g" fmsync; dst_ram_checks "shm-$g" copy
+        jqcheck "$result" "shm-$g: the passes while the guest ran collected $g""s" \
+            ".shm.source.granularity == \"$g\" and .parameters.granularity == \"$g\""
+    done
     for dir in "" -back; do
         migrate "shm-copy$dir" --mode shm --load redis --dst-ram copy
         common_checks "shm-copy$dir"; shm_checks "shm-copy$dir" fmsync; dst_ram_checks "shm-copy$dir" copy
