@@ -3,7 +3,8 @@
 # current costs the running guest (the study's sweep: redis throughput with no sync and
 # with the sync every 1, 50, 100, 200, 500 ms).
 #
-# For each workload (OVERHEAD_WORKLOADS, default "a b"), loaded once with fmlab ycsb, each
+# For each workload (OVERHEAD_WORKLOADS, default "a b": YCSB workloads on redis; mc-W is
+# workload W on the guest's memcached, the study's second workload), loaded once with fmlab ycsb, each
 # dirty tracking (OVERHEAD_TRACKING, default "fmsync fmsync-page stock": fmsync copying
 # 2 MiB regions or 4 KiB pages while the guest runs, KVM's dirty log), period (OVERHEAD_PERIODS_MS)
 # and repeat: one YCSB run, first alone for OVERHEAD_SECONDS (default 20: the baseline),
@@ -46,13 +47,12 @@ ip=$($fmlab config get "$(echo "$host" | tr a-z A-Z)_IP")
 qmp=$($fmlab config get VM_QMP_PORT)
 shm=$($fmlab config get SHM_IMAGE_PATH)
 
-# ycsb_run FILE ARGS...: fmlab ycsb --phase run ARGS, its result.json copied to FILE.
-ycsb_run() {
-    local file=$1 log result
-    shift
-    log=$($fmlab ycsb --phase run "$@" 2>&1)
-    result=$(echo "$log" | sed -n 's/^\[ycsb\] result: //p')
-    [ -f "$result" ] && cp "$result" "$file" || { echo "# ycsb failed: $(echo "$log" | tail -n 2)"; fail=1; }
+# the fmlab ycsb arguments of workload W: a-f on redis, mc-a ... on memcached
+workload_args() {
+    case $1 in
+    mc-*) echo "--store memcached --workload ${1#mc-}" ;;
+    *) echo "--workload $1" ;;
+    esac
 }
 
 # fmsync (2 MiB regions while the guest runs), fmsync-page (4 KiB pages), stock
@@ -68,7 +68,8 @@ tracking_args() {
 # FILE_PREFIX.{ycsb,sync}.json.
 point() {
     local w=$1 t=$2 p=$3 f=$4
-    $fmlab ycsb --phase run --workload "$w" --operations 1000000000 --max-seconds $((2 * seconds + 600)) \
+    # shellcheck disable=SC2046 # the arguments are words
+    $fmlab ycsb --phase run $(workload_args "$w") --operations 1000000000 --max-seconds $((2 * seconds + 600)) \
         >"$f.ycsb.log" 2>&1 &
     local ycsb=$!
     sleep $((seconds + 10))   # the client's start (ssh, connect) takes a few of these seconds
@@ -119,7 +120,8 @@ csv="$work/overhead.csv"
 echo "workload,tracking,period_ms,repeat,baseline_ops,sync_ops,delta_pct,copy_ms,dirty_pages" >"$csv"
 for w in $workloads; do
     echo "# workload $w: loading"
-    $fmlab ycsb --workload "$w" --phase load >"$work/load-$w.log" 2>&1 || { echo "# load $w failed"; fail=1; }
+    # shellcheck disable=SC2046
+    $fmlab ycsb $(workload_args "$w") --phase load >"$work/load-$w.log" 2>&1 || { echo "# load $w failed"; fail=1; }
     for r in $(seq 1 "$repeat"); do
         for t in $trackings; do
             for p in $periods; do
