@@ -90,7 +90,7 @@ static const struct config_key schema[] = {
     { "SHM_PERIOD_US", CT_UINT, "100000", NULL, NULL },
     { "SHM_WRITE_THROUGH_S", CT_UINT, "10", NULL, NULL },
     { "SHM_DIRTY_TRACKING", CT_ENUM, "auto", "auto|fmsync|stock", NULL },
-    { "SHM_SYNC_GRANULARITY", CT_ENUM, "region", "region|page", NULL },
+    { "SHM_SYNC_GRANULARITY", CT_ENUM, "page", "page|region", NULL },
     { "SHM_DST_RAM", CT_ENUM, "pool", "pool|copy|promote", NULL },
     { "SHM_DST_WAIT", CT_ENUM, "on", "on|off", NULL },
     { "SHM_PROMOTE_BANDWIDTH", CT_UINT, "1073741824", NULL, NULL },

@@ -9,8 +9,9 @@
  *   mem start MIB RATE -> start the memory oracle's writer over MIB MiB, RATE pages/s
  *                         (0: as fast as it can): "ok pages=N"
  *   mem stat   -> "pages=N gen=G pos=P writes=W" (writes advances only where it runs)
- *   mem check  -> verify every page: "pages=N bad=B torn=T stale=S misplaced=M gen=G
- *                 pos=P writes=W"; bad must be 0 after any migration
+ *   mem check  -> verify every page: "pages=N bad=B torn=T stale=S misplaced=M found=F
+ *                 gen=G pos=P writes=W"; found: pages the writer found bad before it
+ *                 rewrote them (since mem start); bad (all four) must be 0 after any migration
  *   mem corrupt I stale|torn -> hold the writer and damage page I on purpose (proves
  *                 the check can fail); mem resume lets the writer go on
  *   mem stop   -> stop the writer and free the region
@@ -72,9 +73,9 @@ static int listen_on(int port)
 
 static void mem_report_line(char *out, size_t len, const struct mem_report *r)
 {
-    snprintf(out, len, "pages=%zu bad=%zu torn=%zu stale=%zu misplaced=%zu gen=%" PRIu64
-             " pos=%" PRIu64 " writes=%" PRIu64 "\n", r->pages, r->torn + r->stale + r->misplaced,
-             r->torn, r->stale, r->misplaced, r->gen, r->pos, r->writes);
+    snprintf(out, len, "pages=%zu bad=%zu torn=%zu stale=%zu misplaced=%zu found=%zu gen=%" PRIu64
+             " pos=%" PRIu64 " writes=%" PRIu64 "\n", r->pages, r->torn + r->stale + r->misplaced + r->found,
+             r->torn, r->stale, r->misplaced, r->found, r->gen, r->pos, r->writes);
 }
 
 static void mem_corrupt(char *out, size_t len, unsigned long page, const char *how)

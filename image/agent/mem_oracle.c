@@ -8,6 +8,7 @@
 #endif
 #include "mem_oracle.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -56,8 +57,24 @@ int mem_oracle_init(struct mem_oracle *m, size_t pages, unsigned rate)
     return 0;
 }
 
+/* Is the page index of generation gen, whole? Header and sum only: the writer's check
+ * costs a read of the page, not the body's recomputation. */
+static bool page_holds(const unsigned char *page, uint64_t index, uint64_t gen)
+{
+    const uint64_t *w = (const uint64_t *)(const void *)page;
+    uint64_t sum = 0;
+
+    if (w[0] != MEM_MAGIC || w[1] != index || w[2] != gen)
+        return false;
+    for (uint64_t k = HEAD_WORDS; k < WORDS; k++)
+        sum += w[k];
+    return sum == w[3];
+}
+
 void mem_oracle_step(struct mem_oracle *m)
 {
+    if (!page_holds(m->region + m->pos * MEM_PAGE_SIZE, m->pos, m->gen - 1))
+        m->found++;
     mem_oracle_write_page(m->region + m->pos * MEM_PAGE_SIZE, m->pos, m->gen);
     m->writes++;
     if (++m->pos == m->pages) {
@@ -138,6 +155,7 @@ void mem_oracle_check_locked(const struct mem_oracle *m, struct mem_report *r)
     r->gen = m->gen;
     r->pos = m->pos;
     r->writes = m->writes;
+    r->found = m->found;
     for (size_t i = 0; i < m->pages; i++) {
         const uint64_t *w = (const uint64_t *)(const void *)(m->region + i * MEM_PAGE_SIZE);
         uint64_t want_gen = i < m->pos ? m->gen : m->gen - 1, sum = 0;

@@ -7,7 +7,9 @@
  * position (generation, next page) lives in the same guest memory, so after a migration
  * every page before the position must hold the current generation and every page after it
  * the previous one: an older page is stale (a dirty page the migration lost). This is
- * QEMU migration-test's idea with a checksum per page. Compiled into fmlab-agent (in the
+ * QEMU migration-test's idea with a checksum per page. The writer also verifies each
+ * page just before it rewrites it and keeps count of the bad ones it finds, so a page
+ * that a migration lost is still reported when the writer rewrote it before the check. Compiled into fmlab-agent (in the
  * guest) and into the unit tests (at L0).
  */
 #ifndef FMLAB_MEM_ORACLE_H
@@ -27,11 +29,12 @@ struct mem_oracle {
     unsigned char *region;
     size_t pages;
     uint64_t gen, pos, writes;   /* writer state: next page pos of generation gen */
+    size_t found;                /* pages the writer found bad before it rewrote them */
     unsigned rate;               /* pages per second, 0 = as fast as it can */
 };
 
 struct mem_report {
-    size_t pages, torn, stale, misplaced;
+    size_t pages, torn, stale, misplaced, found;
     uint64_t gen, pos, writes;
 };
 
@@ -42,7 +45,8 @@ int mem_oracle_start(struct mem_oracle *m);
 void mem_oracle_stop(struct mem_oracle *m);
 /* Hold / release the writer between pages (tests damage a page while it is held). */
 void mem_oracle_pause(struct mem_oracle *m, bool paused);
-/* Write page pos of generation gen and advance (one step of the writer). */
+/* Verify page pos (it must hold generation gen - 1), write it as generation gen and
+ * advance (one step of the writer). */
 void mem_oracle_step(struct mem_oracle *m);
 /* Check every page against the writer's position; the writer waits meanwhile. */
 void mem_oracle_check(struct mem_oracle *m, struct mem_report *r);

@@ -749,6 +749,16 @@ static void test_4k_slot(const struct slot *s, int rounds)
 	free(none);
 }
 
+/* A random page in every 2 MiB region of @s. */
+static uint64_t *one_page_per_region(const struct slot *s)
+{
+	uint64_t *set = bits_alloc(s->npages), r;
+
+	for (r = 0; r < nbits_of(s, true); r++)
+		bit_set(set, r * PAGES_PER_HUGE + rnd(PAGES_PER_HUGE));
+	return set;
+}
+
 static void test_2m_slot(const struct slot *s, int rounds)
 {
 	uint64_t nreg = nbits_of(s, true), *set, *none = bits_alloc(s->npages);
@@ -758,9 +768,7 @@ static void test_2m_slot(const struct slot *s, int rounds)
 	int i, nwhole;
 
 	/* Fault everything in with one write per region. */
-	set = bits_alloc(s->npages);
-	for (r = 0; r < nreg; r++)
-		bit_set(set, r * PAGES_PER_HUGE + rnd(PAGES_PER_HUGE));
+	set = one_page_per_region(s);
 	write_pages(s, set);
 	expect_exact(s, true, set, "one write per region");
 	free(set);
@@ -824,15 +832,11 @@ static void test_2m_slot(const struct slot *s, int rounds)
 	 * 4 KiB ioctls in a row: a region reported whole is split or zapped,
 	 * and faults back in at 4 KiB (patch 11), so the next one is exact.
 	 */
-	set = bits_alloc(s->npages);
-	for (r = 0; r < nreg; r++)
-		bit_set(set, r * PAGES_PER_HUGE + rnd(PAGES_PER_HUGE));
+	set = one_page_per_region(s);
 	write_pages(s, set);
 	free(collect(s, false));
 	free(set);
-	set = bits_alloc(s->npages);
-	for (r = 0; r < nreg; r++)
-		bit_set(set, r * PAGES_PER_HUGE + rnd(PAGES_PER_HUGE));
+	set = one_page_per_region(s);
 	write_pages(s, set);
 	expect_exact(s, false, set, "4 KiB ioctls in a row, every region written");
 	free(set);

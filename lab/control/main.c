@@ -169,10 +169,11 @@ static json_t *memory_oracle(const struct control_opts *o)
     char reply[512];
     int rc = agent_call(o->vm_ip, o->agent_port, "mem check", reply, sizeof(reply), 180);
     long long pages = agent_field(reply, "pages"), bad = agent_field(reply, "bad");
-    json_t *m = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I}", "pass", rc == 0 && pages > 0 && bad == 0,
+    json_t *m = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "pass", rc == 0 && pages > 0 && bad == 0,
                           "agent_reply", reply, "pages", pages,
                           "bad_pages", bad, "torn_pages", agent_field(reply, "torn"),
-                          "stale_pages", agent_field(reply, "stale"));
+                          "stale_pages", agent_field(reply, "stale"),
+                          "found_by_writer", agent_field(reply, "found"));
     say("memory oracle: %s (%s)", rc == 0 && bad == 0 ? "pass" : "FAIL", reply);
     return m;
 }
