@@ -28,16 +28,20 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I/usr/include/tcl8.6 -Ilab
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I/usr/include/tcl8.6 -Ilab -Ilab/core
 LDLIBS  := -ljansson -lexpect -ltcl8.6
 B       := build
 FMLAB   := $(B)/fmlab
 CFG      = $$($(FMLAB) config get $(1))
 
-LAB_SRCS  := $(filter-out lab/main.c,$(wildcard lab/*.c))
+# lab/: the runner at L0 (fmlab); lab/control/: the control plane on backup
+# (fmlab-control); lab/core/: what both link (QMP, sockets, clocks, allocation).
+CORE_SRCS := $(wildcard lab/core/*.c)
+CORE_HDRS := $(wildcard lab/core/*.h)
+LAB_SRCS  := $(filter-out lab/main.c,$(wildcard lab/*.c)) $(CORE_SRCS)
 # fmlab-control, the control plane run on backup: static, so it runs in any host image.
 CONTROL   := $(B)/fmlab-control
-CONTROL_SRCS := $(wildcard lab/control/*.c) lab/qmp.c lab/sock.c lab/alloc.c
+CONTROL_SRCS := $(wildcard lab/control/*.c) $(CORE_SRCS)
 LAB_OBJS  := $(LAB_SRCS:lab/%.c=$(B)/lab/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -53,7 +57,7 @@ PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test
 
 all: $(FMLAB) $(CONTROL)
 
-$(B)/lab/%.o: lab/%.c $(wildcard lab/*.h)
+$(B)/lab/%.o: lab/%.c $(wildcard lab/*.h) $(CORE_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -65,7 +69,7 @@ $(FMLAB): $(B)/lab/main.o $(B)/libfmlab.a
 
 # glibc warns that a static getaddrinfo needs its NSS libraries: the controller only
 # ever resolves numeric addresses, which glibc parses without them.
-$(CONTROL): $(CONTROL_SRCS) $(wildcard lab/control/*.h) lab/qmp.h lab/sock.h lab/alloc.h
+$(CONTROL): $(CONTROL_SRCS) $(wildcard lab/control/*.h) $(CORE_HDRS)
 	@mkdir -p $(@D)
 	@$(CC) $(CFLAGS) -static -pthread -o $@ $(CONTROL_SRCS) -ljansson -lhiredis -lm 2>$@.log; rc=$$?; \
 	  grep -v -e "getaddrinfo' in statically linked" -e "_redisContextConnectTcp'" $@.log; \
@@ -78,7 +82,8 @@ $(B)/tests/test_ycsb: tests/unit/test_ycsb.c lab/control/ycsb_gen.c lab/control/
 
 # and its bindings, with what they link of the shared code
 $(B)/tests/test_ycsb_memcached: tests/unit/test_ycsb_memcached.c lab/control/ycsb_memcached.c \
-        lab/control/ycsb_redis.c lab/control/ycsb_db.c lab/control/ycsb_db.h lab/control/ycsb_gen.c lab/sock.c lab/alloc.c
+        lab/control/ycsb_redis.c lab/control/ycsb_db.c lab/control/ycsb_db.h lab/control/ycsb_gen.c \
+        lab/core/sock.c lab/core/alloc.c lab/core/clock.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilab/control -pthread -o $@ $(filter %.c,$^) -ljansson -lhiredis -lcmocka -lm
 
@@ -176,12 +181,12 @@ test-unit-san:
 # FUZZ_SECONDS each; new inputs go to $(B)/fuzz/corpus-*, the seeds are tests/fuzz/corpus.
 # A crash, leak or timeout fails the run and leaves its input in $(B)/fuzz/.
 FUZZ_SECONDS ?= 30
-FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilab \
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilab -Ilab/core \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c lab/config.c lab/values.c lab/alloc.c $(wildcard lab/*.h)
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c lab/config.c lab/values.c lab/core/alloc.c $(wildcard lab/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
-$(B)/fuzz/fuzz_qmp: tests/fuzz/fuzz_qmp.c lab/qmp.c lab/sock.c lab/alloc.c $(wildcard lab/*.h)
+$(B)/fuzz/fuzz_qmp: tests/fuzz/fuzz_qmp.c $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) -ljansson
 test-fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_qmp

@@ -7,6 +7,7 @@
  * "VFS: Unable to mount root fs" panic. Reaching that panic means the accelerator works.
  */
 #include "accel.h"
+#include "clock.h"
 #include "vm.h"
 
 #include <stdio.h>
@@ -18,7 +19,6 @@ bool accel_boots_kernel(const char *accel, const char *kernel, const char *run_d
 {
     struct vm vm;
     char err[512];
-    struct timespec t0, t1;
     struct vm_spec spec = {
         .name = accel, .accel = accel, .cpu = "max", .vcpus = 1, .mem = 256ull << 20,
         .kernel = kernel, .append = "console=ttyS0 panic=-1", .run_dir = run_dir,
@@ -26,7 +26,7 @@ bool accel_boots_kernel(const char *accel, const char *kernel, const char *run_d
     static const char *const outcomes[] = { "Kernel panic|Unable to mount root",
                                              "Linux version" };
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_s();
     if (vm_start(&vm, &spec, err, sizeof(err)) != 0) {
         snprintf(detail, len, "QEMU -accel %s did not start: %s", accel, err);
         return false;
@@ -41,8 +41,7 @@ bool accel_boots_kernel(const char *accel, const char *kernel, const char *run_d
         json_t *st = qmp_execute(&vm.qmp, "query-status", NULL, 5, err, sizeof(err));
         snprintf(status, sizeof(status), "%s", st ? json_string_value(json_object_get(st, "status")) : "gone");
         json_decref(st);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        secs = mono_s() - t0;
     }
     vm_stop(&vm);
     if (rc == 0) {

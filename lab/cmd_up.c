@@ -9,6 +9,7 @@
  * SIGKILLed; on failure or Ctrl-C, up tears down what it started and keeps the logs.
  */
 #include "accel.h"
+#include "clock.h"
 #include "cgroup.h"
 #include "fmlab.h"
 #include "guest.h"
@@ -240,7 +241,6 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
     struct vm vm = { .con.fd = -1, .qmp.fd = -1 };
     char err[1024] = "", path[PATH_MAX];
     double secs = 0;
-    struct timespec t0, t1;
 
     /* die with the runner: a SIGKILLed `fmlab up` must not leave workers that could
      * start a QEMU after `fmlab down` has run */
@@ -249,7 +249,7 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
         _exit(1);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_s();
     bool ok = host_spec_build(cfg, h, accel, &hs, err, sizeof(err)) == 0 &&
               host_fresh_overlay(&hs, err, sizeof(err)) == 0 &&
               vm_start(&vm, &hs.vm, err, sizeof(err)) == 0 &&
@@ -258,8 +258,7 @@ static void boot_worker(const struct config *cfg, const struct lab_host *h, cons
               host_check_ready(cfg, h, &vm, err, sizeof(err)) == 0;
     if (!ok)
         vm_stop(&vm);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double total = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double total = mono_s() - t0;
     lab_path(cfg, h->name, path, sizeof(path));
     strncat(path, ok ? "/ready" : "/error", sizeof(path) - strlen(path) - 1);
     FILE *f = fopen(path, "w");
@@ -595,7 +594,6 @@ int cmd_up(int argc, char **argv)
     struct config cfg;
     struct up_options o;
     char err[2048];
-    struct timespec t0, t1;
 
     if (parse_options(argc, argv, &o))
         return 2;
@@ -632,11 +630,10 @@ int cmd_up(int argc, char **argv)
         return 1;
     }
     lab_catch_signals();
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_s();
     int rc = up(&cfg, &o, err, sizeof(err));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
     if (rc == 0) {
-        print_summary(&cfg, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        print_summary(&cfg, mono_s() - t0);
     } else {
         fprintf(stderr, "fmlab up: %s; taking down what was started\n", err);
         lab_teardown(&cfg, false);

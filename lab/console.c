@@ -8,6 +8,7 @@
  * their output and exit status can be read back exactly, whatever the terminal echoes.
  */
 #include "console.h"
+#include "clock.h"
 #include "sock.h"
 
 #include <errno.h>
@@ -175,13 +176,6 @@ const char *console_strerror(int rc)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One console line without its ANSI escapes (systemd colours its status) and line ends. */
 static void plain_line(const char *from, const char *to, char *out, size_t outlen)
 {
@@ -230,9 +224,9 @@ static int stage_of(const char *line)
 static int boot_failed(struct console *c, const char *what, double t0, const char *stage,
                        const char *trouble, char *err, size_t errlen)
 {
-    printf("[%s] boot %s after %.1f s waiting for %s\n", c->name, what, now_s() - t0, stage);
+    printf("[%s] boot %s after %.1f s waiting for %s\n", c->name, what, mono_s() - t0, stage);
     snprintf(err, errlen, "[%s] boot %s after %.1f s while waiting for %s%s%.200s%s", c->name, what,
-             now_s() - t0, stage, trouble[0] ? " (console: \"" : "", trouble, trouble[0] ? "\")" : "");
+             mono_s() - t0, stage, trouble[0] ? " (console: \"" : "", trouble, trouble[0] ? "\")" : "");
     return CONSOLE_TIMEOUT;
 }
 
@@ -248,18 +242,18 @@ int console_wait_boot(struct console *c, int idle_s, int ceiling_s, double *seco
     static const char *const names[] = { "kernel", "userspace", "ready" };
     const char *const cases[] = { CONSOLE_ROOT_PROMPT, "[^\r\n]*[\r\n]" };
     char line[512], trouble[256] = "";
-    double t0 = now_s(), last_output = t0;
+    double t0 = mono_s(), last_output = t0;
     int reached = -1;
 
     while (reached < 2) {
-        double now = now_s();
+        double now = mono_s();
         int idle_left = idle_s - (int)(now - last_output), ceiling_left = ceiling_s - (int)(now - t0);
         int wait = idle_left < ceiling_left ? idle_left : ceiling_left;
         int rc = wait > 0 ? console_expect_any(c, cases, 2, wait) : CONSOLE_TIMEOUT;
         int stage = -1;
         if (rc == CONSOLE_TIMEOUT) {
             char what[96];
-            if (now_s() - t0 >= ceiling_s)
+            if (mono_s() - t0 >= ceiling_s)
                 snprintf(what, sizeof(what), "reached its ceiling of %d s", ceiling_s);
             else
                 snprintf(what, sizeof(what), "hung (no console output for %d s)", idle_s);
@@ -269,7 +263,7 @@ int console_wait_boot(struct console *c, int idle_s, int ceiling_s, double *seco
             boot_failed(c, console_strerror(rc), t0, names[reached + 1], trouble, err, errlen);
             return rc;
         }
-        last_output = now_s();
+        last_output = mono_s();
         if (rc == 0) {
             stage = 2;
         } else {
@@ -281,12 +275,12 @@ int console_wait_boot(struct console *c, int idle_s, int ceiling_s, double *seco
                 return boot_failed(c, "failed", t0, names[reached + 1], line, err, errlen);
         }
         for (int s = reached + 1; s <= stage; s++)
-            printf("[%s] %s%s (%.1f s)\n", c->name, names[s], s < 2 ? "…" : "", now_s() - t0);
+            printf("[%s] %s%s (%.1f s)\n", c->name, names[s], s < 2 ? "…" : "", mono_s() - t0);
         if (stage > reached)
             reached = stage;
         fflush(stdout);
     }
-    *seconds = now_s() - t0;
+    *seconds = mono_s() - t0;
     int rc = console_prepare_shell(c, 30);
     if (rc != CONSOLE_OK)
         snprintf(err, errlen, "[%s] shell setup %s", c->name, console_strerror(rc));

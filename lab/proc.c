@@ -3,6 +3,7 @@
  * waiting through EINTR (Ctrl-C sets lab_interrupted; the child still gets reaped).
  */
 #include "proc.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -35,14 +36,12 @@ int proc_run(const char *const *argv)
  * Returns false when the deadline passed. */
 static bool read_all(int fd, char *out, size_t len, long timeout_ms)
 {
-    struct timespec t0, now;
+    double t0 = mono_ms();
     size_t used = 0;
     bool in_time = true;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        long left = timeout_ms - (long)(mono_ms() - t0);
         if (timeout_ms >= 0 && left <= 0) {
             in_time = false;
             break;

@@ -16,6 +16,7 @@
  * made from other inputs is never restored.
  */
 #include "snapshot.h"
+#include "clock.h"
 #include "fmlab.h"
 #include "files.h"
 #include "guest.h"
@@ -42,13 +43,6 @@
 static const char *const state_files[] = {
     "known_hosts", "vm.ready", "*/ready", "*/ssh_host_ed25519_key", "*/ssh_host_ed25519_key.pub",
 };
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void snapshot_dir(const struct config *cfg, const char *name, char *out, size_t len)
 {
@@ -333,7 +327,7 @@ static int stream_start(struct qmp *q, const char *host, const char *file, bool 
 static int stream_wait(const struct config *cfg, struct qmp *q, const char *host, bool out, double deadline,
                        char *err, size_t errlen)
 {
-    while (now_s() < deadline && !lab_interrupted) {
+    while (mono_s() < deadline && !lab_interrupted) {
         char e[512];
         json_t *st = qmp_execute(q, out ? "query-migrate" : "query-status", NULL, 30, e, sizeof(e));
         if (!st && !out) {   /* a QEMU whose state does not load exits */
@@ -376,7 +370,7 @@ static int streams(const struct config *cfg, struct lab_qmps *l, const char *dir
         if (stream_start(&l->q[i], lab_hosts[i].name, file, out, err, errlen))
             return -1;
     }
-    double deadline = now_s() + SNAPSHOT_TIMEOUT_S;
+    double deadline = mono_s() + SNAPSHOT_TIMEOUT_S;
     for (int i = 0; i < LAB_N_HOSTS; i++)
         if (stream_wait(cfg, &l->q[i], lab_hosts[i].name, out, deadline, err, errlen))
             return -1;
@@ -556,13 +550,13 @@ static int unquiesce(const struct config *cfg, const struct snapshot_info *info,
 /* With the hosts stopped: their states, then the files. */
 static int save_stopped(const struct config *cfg, struct lab_qmps *l, const char *tmp, char *err, size_t errlen)
 {
-    double t0 = now_s();
+    double t0 = mono_s();
     if (streams(cfg, l, tmp, true, err, errlen))
         return -1;
-    double t1 = now_s();
+    double t1 = mono_s();
     if (copy_files(cfg, tmp, true, err, errlen))
         return -1;
-    printf("[snapshot] host states %.1f s, disks and pool %.1f s\n", t1 - t0, now_s() - t1);
+    printf("[snapshot] host states %.1f s, disks and pool %.1f s\n", t1 - t0, mono_s() - t1);
     return 0;
 }
 
@@ -611,13 +605,13 @@ int snapshot_save(const struct config *cfg, const char *name, char *err, size_t 
         rm_rf(tmp);
         return -1;
     }
-    double t0 = now_s();
+    double t0 = mono_s();
     int rc = qmps_all(&l, "stop", err, errlen);
     if (rc == 0)
         rc = save_stopped(cfg, &l, tmp, err, errlen);
     if (rc)   /* a stream still running would leave its host "postmigrate" after cont */
         qmps_all(&l, "migrate_cancel", e, sizeof(e));
-    info.save_s = now_s() - t0;
+    info.save_s = mono_s() - t0;
     /* the lab goes on whatever happened: a failed save must not cost the running lab */
     if (qmps_all(&l, "cont", e, sizeof(e)) && rc == 0)
         rc = -1, snprintf(err, errlen, "%s", e);
@@ -709,28 +703,28 @@ int snapshot_restore(const struct config *cfg, const char *name, const struct sn
 {
     struct lab_qmps l;
     char dir[PATH_MAX];
-    double t0 = now_s();
+    double t0 = mono_s();
 
     snapshot_dir(cfg, name, dir, sizeof(dir));
     write_lab_state(cfg, info->accel, name);
     if (copy_files(cfg, dir, false, err, errlen))
         return -1;
-    double t1 = now_s();
+    double t1 = mono_s();
     int rc = start_incoming(cfg, info->accel, &l, err, errlen);
     if (rc == 0)
         rc = streams(cfg, &l, dir, false, err, errlen);
-    double t2 = now_s();
+    double t2 = mono_s();
     if (rc == 0)
         rc = qmps_all(&l, "cont", err, errlen);
     qmps_close(&l);
     if (rc || unquiesce(cfg, info, err, errlen))
         return -1;
-    double t3 = now_s();
+    double t3 = mono_s();
     if (strcmp(info->guest, "none") != 0 && guest_check(cfg, info->guest, err, errlen))
         return -1;
     utimensat(AT_FDCWD, dir, NULL, 0);   /* most recently used: kept by prune_auto */
     printf("[snapshot] restored '%s': files %.1f s, host states %.1f s, share + resume %.1f s, guest on %s "
-           "checked %.1f s\n", name, t1 - t0, t2 - t1, t3 - t2, info->guest, now_s() - t3);
+           "checked %.1f s\n", name, t1 - t0, t2 - t1, t3 - t2, info->guest, mono_s() - t3);
     return 0;
 }
 

@@ -20,7 +20,7 @@
 int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size_t len, int timeout_s)
 {
     size_t used = 0;
-    double start = now_ms();
+    double start = mono_ms();
     int fd = sock_connect_tcp(ip, port, timeout_s);
 
     reply[0] = '\0';
@@ -36,7 +36,7 @@ int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size
     double deadline = start + timeout_s * 1000.0;
     while (used + 1 < len && !memchr(reply, '\n', used)) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - mono_ms());
         if (left <= 0 || poll(&p, 1, left) <= 0)
             break;
         ssize_t n = read(fd, reply + used, len - 1 - used);
@@ -49,7 +49,7 @@ int agent_call(const char *ip, unsigned port, const char *cmd, char *reply, size
     char *nl = strchr(reply, '\n');
     if (!nl) {
         snprintf(reply, len, "error no reply to '%.40s' from the agent at %s:%u after %.1f s", cmd, ip, port,
-                 (now_ms() - start) / 1000.0);
+                 (mono_ms() - start) / 1000.0);
         return -1;
     }
     *nl = '\0';

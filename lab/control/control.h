@@ -10,6 +10,8 @@
 #ifndef FMLAB_CONTROL_H
 #define FMLAB_CONTROL_H
 
+#include "clock.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,14 +55,10 @@ json_t *shm_sample(json_t *info, double t0);
 uint64_t image_size(const char *path);
 /* Say what failed and print a failed "result {json}" line; returns 1. */
 int control_fail(const char *what, const char *err);
-/* Milliseconds since the epoch (CLOCK_REALTIME): lines up outputs of separate runs. */
-double epoch_ms(void);
-/* A now_ms() time as integer wall-clock ms: the clock the figures line results up on
+/* A mono_ms() time as integer wall-clock ms: the clock the figures line results up on
  * (ycsb's per-request timeline and a migration's window, both taken on backup). */
-json_int_t epoch_of(double mono_ms);
+json_int_t epoch_of(double mono);
 
-/* Milliseconds on CLOCK_MONOTONIC. */
-double now_ms(void);
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* agent.c: a TCP connection to ip:port, retrying until timeout_s; fd or -1. */

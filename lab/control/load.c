@@ -66,7 +66,7 @@ static redisContext *connect_redis(const struct control_opts *o, int timeout_ms,
 
 static void note_ok(struct load *l)
 {
-    double t = now_ms();
+    double t = mono_ms();
     pthread_mutex_lock(&l->lock);
     if (l->t0 > 0 && l->last_ok > 0 && t >= l->t0 && t - l->last_ok > l->max_gap) {
         l->max_gap = t - l->last_ok;
@@ -255,8 +255,8 @@ void load_mark(struct load *l, double t0_ms)
 
 bool load_wait_served(struct load *l, double settle_ms, int timeout_s)
 {
-    double deadline = now_ms() + timeout_s * 1000.0, start = now_ms();
-    while (now_ms() < deadline) {
+    double deadline = mono_ms() + timeout_s * 1000.0, start = mono_ms();
+    while (mono_ms() < deadline) {
         pthread_mutex_lock(&l->lock);
         double last = l->last_ok;
         pthread_mutex_unlock(&l->lock);

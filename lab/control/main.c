@@ -20,23 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-double now_ms(void)
+json_int_t epoch_of(double mono)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
-}
-
-json_int_t epoch_of(double mono_ms)
-{
-    return (json_int_t)(mono_ms + (epoch_ms() - now_ms()));
-}
-
-double epoch_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
+    return (json_int_t)(mono + (epoch_ms() - mono_ms()));
 }
 
 void say(const char *fmt, ...)
@@ -261,14 +247,14 @@ int main(int argc, char **argv)
      * fresh QEMU faults each one in through both levels (20 s for 256 MiB on a quiet
      * lab), so the wait grows with the region */
     snprintf(cmd, sizeof(cmd), "mem start %u %u", o.mem_mib, o.mem_rate);
-    double asked = now_ms();
+    double asked = mono_ms();
     if (agent_call(o.vm_ip, o.agent_port, cmd, reply, sizeof(reply), 60 + (int)(o.mem_mib / 2)) != 0)
         return control_fail("the guest agent", reply);
     char pace[48] = "as fast as it can";
     if (o.mem_rate)
         snprintf(pace, sizeof(pace), "at %u pages/s", o.mem_rate);
     say("memory oracle: writer over %u MiB %s (%s, ready in %.1f s)", o.mem_mib, pace, reply,
-        (now_ms() - asked) / 1000.0);
+        (mono_ms() - asked) / 1000.0);
     struct load *l = load_start(&o, err, sizeof(err));
     if (!l)
         return control_fail("redis", err);

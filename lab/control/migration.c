@@ -253,7 +253,7 @@ static json_t *poll_until_done(struct qmp *src, struct qmp *dst, const struct co
         if (!mig)
             return NULL;
         const char *status = json_string_value(json_object_get(mig, "status"));
-        double t = now_ms();
+        double t = mono_ms();
         record(s, mig, status ? status : "?", t);
         if (!status || finished(status))
             return mig;
@@ -318,7 +318,7 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
         goto out;
     snprintf(uri, sizeof(uri), "tcp:%s:%u", o->to_ip, o->migration_port);
     clock_gettime(CLOCK_REALTIME, &wall);
-    s.t0 = s.last_progress = now_ms();
+    s.t0 = s.last_progress = mono_ms();
     load_mark(l, s.t0);
     say("%s migration %s -> %s triggered", o->mode, o->from_ip, o->to_ip);
     if (run(&src, "migrate", json_pack("{s:s}", "uri", uri), err, errlen))
@@ -326,7 +326,7 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
     mig = poll_until_done(&src, &dst, o, &s, err, errlen);
     if (!mig)
         goto out;
-    double end = now_ms();
+    double end = mono_ms();
     const char *qstatus = json_string_value(json_object_get(mig, "status"));
     const char *desc = json_string_value(json_object_get(mig, "error-desc"));
     json_t *data = json_object_get(mig, "ram") || !s.last_active ? mig : s.last_active;

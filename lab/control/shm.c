@@ -48,7 +48,7 @@ static bool dst_waits(const struct control_opts *o)
 
 static void fault_point(double t0)
 {
-    printf("fault-point t_ms=%.0f\n", now_ms() - t0);
+    printf("fault-point t_ms=%.0f\n", mono_ms() - t0);
     fflush(stdout);
 }
 
@@ -70,7 +70,7 @@ static const char *phase_of(json_t *info)
 /* One sample of the sync: phase, iteration, last period's dirty pages and copy time. */
 json_t *shm_sample(json_t *info, double t0)
 {
-    return json_pack("{s:f, s:s, s:O?, s:O?, s:O?, s:O?}", "t_ms", now_ms() - t0, "phase", phase_of(info),
+    return json_pack("{s:f, s:s, s:O?, s:O?, s:O?, s:O?}", "t_ms", mono_ms() - t0, "phase", phase_of(info),
                      "iterations", json_object_get(info, "iterations"),
                      "last_dirty_pages", json_object_get(info, "last-dirty-pages"),
                      "last_copy_us", json_object_get(info, "last-copy-us"),
@@ -91,7 +91,7 @@ static int write_through(struct qmp *src, const struct control_opts *o, struct s
         json_t *info = query(src, err, errlen);
         if (!info)
             return -1;
-        double now = now_ms();
+        double now = mono_ms();
         const char *phase = phase_of(info);
         if (now - last_sample >= SAMPLE_MS)
             sample(samples, info, t->start), last_sample = now;
@@ -125,7 +125,7 @@ static int write_through(struct qmp *src, const struct control_opts *o, struct s
 /* Milliseconds left of the run's timeout since t0 (ms), at least 1. */
 static int left_ms(const struct control_opts *o, double t0)
 {
-    double left = o->timeout_s * 1000.0 - (now_ms() - t0);
+    double left = o->timeout_s * 1000.0 - (mono_ms() - t0);
     return left < 1 ? 1 : (int)left;
 }
 
@@ -234,7 +234,7 @@ static int stage_destination(struct qmp *dst, const struct control_opts *o, stru
 {
     json_t *args = incoming_args(o);
     json_object_set_new(args, "wait-ms", json_integer((json_int_t)o->timeout_s * 1000));
-    t->incoming = now_ms();
+    t->incoming = mono_ms();
     json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, err, errlen);
     json_decref(args);
     json_decref(r);
@@ -247,7 +247,7 @@ static void destination_killed(struct qmp *dst, const struct control_opts *o, st
 {
     static const char *const none[] = { "FMLAB_NO_SUCH_EVENT", NULL };
     char why[256];
-    t->fault = now_ms();
+    t->fault = mono_ms();
     say("fault point: the destination is killed while it waits for the image");
     fault_point(t->start);
     json_decref(qmp_wait_event(dst, none, (int)o->timeout_s * 1000, why, sizeof(why)));
@@ -302,7 +302,7 @@ static int until_loaded(struct qmp *src, struct qmp *dst, const struct control_o
 /* Start the destination from the image and wait for its SHM_MIGRATE_LOADED (running). */
 static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_times *t, char *err, size_t errlen)
 {
-    t->incoming = now_ms();
+    t->incoming = mono_ms();
     json_t *args = incoming_args(o);
     json_t *r = qmp_execute(dst, "migrate-incoming-shm", args, 60, err, errlen);
     json_decref(args);
@@ -310,7 +310,7 @@ static int incoming(struct qmp *dst, const struct control_opts *o, struct shm_ti
         return -1;
     json_decref(r);
     if (fault_is(o, "dst-kill")) {
-        t->fault = now_ms();
+        t->fault = mono_ms();
         say("fault point: the destination is killed while it loads the image");
         fault_point(t->start);
     }
@@ -339,7 +339,7 @@ static void after_resume(struct qmp *dst, const struct control_opts *o, struct l
     if (!o->observe_s)
         return;
     double end = t->resumed + o->observe_s * 1000.0;
-    while (now_ms() < end)
+    while (mono_ms() < end)
         usleep(50000);
     json_object_set_new(result, "observe_s", json_integer(o->observe_s));
     json_object_set_new(result, "dst_ops_per_s", json_real(load_ops_per_s(l, t->resumed, end)));
@@ -415,7 +415,7 @@ static json_t *source_lost(struct qmp *dst, const struct control_opts *o, struct
 static json_t *shm_result(const struct shm_times *t, json_t *src_info, json_t *dst_info, const char *status,
                           const char *error)
 {
-    double end = t->resumed ? t->resumed : now_ms();
+    double end = t->resumed ? t->resumed : mono_ms();
     json_t *r = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:b}", "status", status, "qemu_status",
                           src_info ? phase_of(src_info) : "?", "observed_total_ms", end - t->switchover,
                           "write_through_ms", t->switchover && t->syncing ? t->switchover - t->syncing : 0.0,
@@ -468,7 +468,7 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
                              "granularity", o->granularity);
     if (o->run_id)
         json_object_set_new(args, "run-id", json_string(o->run_id));
-    t.start = now_ms();
+    t.start = mono_ms();
     load_mark(l, t.start);
     say("shm migration %s -> %s: syncing into %s every %u us (dirty tracking: %s, %s while running)", o->from_ip,
         o->to_ip, o->shm_path, o->period_us, o->dirty_tracking, o->granularity);
@@ -491,7 +491,7 @@ json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *er
         goto out;
     if (fault_is(o, "dst-kill-wait"))
         destination_killed(&dst, o, &t);
-    t.switchover = now_ms();
+    t.switchover = mono_ms();
     say("switchover requested%s", wait ? " (the destination waits for the image)" : "");
     r = qmp_execute(&src, "shm-migrate-switchover", NULL, 10, err, errlen);
     if (!r)

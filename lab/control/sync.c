@@ -91,7 +91,7 @@ static int sample_sync(struct qmp *q, const struct sync_opts *o, double t0, doub
         if (!info)
             return -1;
         const char *phase = json_string_value(json_object_get(info, "phase")) ?: "?";
-        double now = now_ms();
+        double now = mono_ms();
         if (strcmp(phase, "failed") == 0) {
             snprintf(err, errlen, "the sync failed: %s", json_string_value(json_object_get(info, "error")) ?: "?");
             json_decref(info);
@@ -131,13 +131,13 @@ int sync_main(int argc, char **argv)
                              "period-us", (json_int_t)o.period_us, "dirty-tracking", o.dirty_tracking);
     if (o.granularity)
         json_object_set_new(args, "granularity", json_string(o.granularity));
-    double t0 = now_ms(), syncing = 0, t0_epoch = epoch_ms();
+    double t0 = mono_ms(), syncing = 0, t0_epoch = epoch_ms();
     json_t *samples = json_array();
     json_t *r = qmp_execute(&q, "shm-migrate", args, 10, err, sizeof(err));
     json_decref(args);
     int rc = r ? sample_sync(&q, &o, t0, &syncing, samples, err, sizeof(err)) : -1;
     json_decref(r);
-    double end = now_ms();
+    double end = mono_ms();
     char cancel_err[256];
     json_t *cancelled = qmp_execute(&q, "shm-migrate-cancel", NULL, 10, cancel_err, sizeof(cancel_err));
     qmp_close(&q);

@@ -136,7 +136,7 @@ static bool do_scan(struct worker *w, uint64_t keynum)
 
 static void note(struct worker *w, enum ycsb_op op, double start_ms, bool ok)
 {
-    double end = now_ms();
+    double end = mono_ms();
     struct lat *l = &w->lat[op];
     uint32_t us = (uint32_t)((end - start_ms) * 1000.0);
     if (l->n == l->cap)
@@ -159,7 +159,7 @@ static void one_operation(struct worker *w)
 {
     struct ycsb_plan *p = &w->run->plan;
     enum ycsb_op op = ycsb_next_op(p, &w->rng);
-    double start = now_ms();
+    double start = mono_ms();
     bool ok;
     if (op == YCSB_INSERT) {
         uint64_t k = ycsb_insert_keynum(p);
@@ -182,10 +182,10 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     const struct ycsb_opts *o = w->run->o;
     for (uint64_t i = 0; i < w->count && !stop_requested; i++) {
-        if (o->max_seconds && now_ms() - w->run->t0 > o->max_seconds * 1000.0)
+        if (o->max_seconds && mono_ms() - w->run->t0 > o->max_seconds * 1000.0)
             break;
         if (w->run->loading) {
-            double start = now_ms();
+            double start = mono_ms();
             note(w, YCSB_INSERT, start, do_insert(w, w->from + i * o->threads));
         } else {
             one_operation(w);
@@ -245,7 +245,7 @@ static void *progress_main(void *arg)
     struct ycsb_run *run = arg;
     uint64_t last = 0;
     for (unsigned s = 10;; s += 10) {
-        while (now_ms() - run->t0 < s * 1000.0)
+        while (mono_ms() - run->t0 < s * 1000.0)
             if (atomic_load(&run->done) == UINT64_MAX)
                 return NULL;
             else
@@ -300,7 +300,7 @@ static json_t *phase(struct ycsb_run *run, bool loading)
     atomic_store(&run->done, 0);
     for (size_t s = 0; s < MAX_SECONDS; s++)
         atomic_store(&run->per_second[s], 0);
-    run->t0 = now_ms();
+    run->t0 = mono_ms();
     double t0_epoch = epoch_ms();
     uint64_t total = loading ? o->records : o->operations;
     for (unsigned t = 0; t < n; t++) {
@@ -313,7 +313,7 @@ static json_t *phase(struct ycsb_run *run, bool loading)
     pthread_create(&progress, NULL, progress_main, run);
     for (unsigned t = 0; t < n; t++)
         pthread_join(ws[t].thread, NULL);
-    double ms = now_ms() - run->t0;
+    double ms = mono_ms() - run->t0;
     uint64_t done = atomic_exchange(&run->done, UINT64_MAX);
     pthread_join(progress, NULL);
 

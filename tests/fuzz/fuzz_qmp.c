@@ -1,5 +1,5 @@
 /*
- * fuzz_qmp.c: libFuzzer on the QMP reader (lab/qmp.c) as a QEMU would feed it: the
+ * fuzz_qmp.c: libFuzzer on the QMP reader (lab/core/qmp.c) as a QEMU would feed it: the
  * input is everything the "server" sends (greeting, replies, events, garbage), written
  * into a socket pair whose far end then stops sending (it still takes what the client
  * writes, so that a command's reply is read). The client opens the connection,

@@ -1,5 +1,5 @@
 /*
- * test_qmp.c: the QMP client's wire behaviour (lab/qmp.c) over a socketpair: commands
+ * test_qmp.c: the QMP client's wire behaviour (lab/core/qmp.c) over a socketpair: commands
  * carry ids, a late answer to an earlier command is skipped, events are kept, OOB is
  * negotiated only when offered and asked for. Real QEMUs are driven by the E2E tests.
  */

@@ -4,6 +4,7 @@
  * until a deadline instead of failing on the first refusal.
  */
 #include "sock.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,13 +18,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 /* One connect that gives up at the deadline (a peer that drops the SYN would otherwise
  * hold a blocking connect for the kernel's two minutes). 0, or -1. */

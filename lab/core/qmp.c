@@ -7,6 +7,7 @@
 #include "qmp.h"
 #include "sock.h"
 #include "alloc.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -35,14 +36,6 @@ json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen)
         return NULL;
     }
     return obj;
-}
-
-/* CLOCK_MONOTONIC in milliseconds: deadlines and the events' arrival times. */
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
 /* An event as it is read off the socket: stamped with mono_ms() in "received_ms", then
