@@ -30,16 +30,22 @@ static void fresh_region_is_consistent(void **state)
     mem_oracle_stop(&m);
 }
 
+/* 32 pages, 40 writer steps (generation 3, position 8), then page 3 as a migration that
+ * lost its last write leaves it: the generation before. */
+static void lose_page_3(struct mem_oracle *m)
+{
+    assert_int_equal(mem_oracle_init(m, 32, 0), 0);
+    for (int i = 0; i < 40; i++)
+        mem_oracle_step(m);
+    mem_oracle_write_page(m->region + 3 * MEM_PAGE_SIZE, 3, m->gen - 1);
+}
+
 static void stale_page_is_caught(void **state)
 {
     (void)state;
     struct mem_oracle m;
     struct mem_report r;
-    assert_int_equal(mem_oracle_init(&m, 32, 0), 0);
-    for (int i = 0; i < 40; i++)
-        mem_oracle_step(&m);
-    /* page 3 was written in this generation; a migration that lost it shows the old one */
-    mem_oracle_write_page(m.region + 3 * MEM_PAGE_SIZE, 3, m.gen - 1);
+    lose_page_3(&m);
     mem_oracle_check_locked(&m, &r);
     assert_int_equal(r.stale, 1);
     assert_int_equal(r.torn, 0);
@@ -53,10 +59,7 @@ static void lost_page_rewritten_before_the_check_is_still_caught(void **state)
     (void)state;
     struct mem_oracle m;
     struct mem_report r;
-    assert_int_equal(mem_oracle_init(&m, 32, 0), 0);
-    for (int i = 0; i < 40; i++)
-        mem_oracle_step(&m);
-    mem_oracle_write_page(m.region + 3 * MEM_PAGE_SIZE, 3, m.gen - 1);   /* lost */
+    lose_page_3(&m);
     m.region[20 * MEM_PAGE_SIZE + 100] ^= 1;                              /* torn, ahead */
     for (int i = 0; i < 64; i++)   /* two sweeps: both pages rewritten since */
         mem_oracle_step(&m);
