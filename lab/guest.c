@@ -9,6 +9,7 @@
  * in the host's netns vmnet, fmlab-vmnet-helper): it reaches backup, not those sockets. An HMP socket stays in the host for the study's socat habits.
  */
 #include "guest.h"
+#include "argv.h"
 #include "files.h"
 #include "host.h"
 #include "console.h"
@@ -25,41 +26,61 @@
 /* -kernel/-initrd/-append root: the lab's bzImage boots from /dev/vda with virtio built
  * in and sets the address itself from ip= (CONFIG_IP_PNP); Debian's kernel needs its
  * initrd to find the root by label. */
-static void guest_boot_args(const struct config *cfg, char *out, size_t len)
-{
-    /* GUEST_INIT=minimal: image/rootfs-guest/usr/local/sbin/fmlab-init instead of systemd */
-    const char *init = strcmp(config_get(cfg, "GUEST_INIT"), "minimal") == 0 ? "init=/usr/local/sbin/fmlab-init " : "";
-    if (strcmp(config_get(cfg, "GUEST_KERNEL"), "lab") == 0)
-        snprintf(out, len, "-kernel %s/bzImage -append 'console=ttyS0 root=/dev/vda rw %s", LAB_GUEST_MOUNT, init);
-    else
-        snprintf(out, len, "-kernel %s/vmlinuz -initrd %s/initrd.img -append 'console=ttyS0 "
-                 "root=LABEL=fmlab-guest rw %s", LAB_GUEST_MOUNT, LAB_GUEST_MOUNT, init);
-}
-
-void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len)
+static void add_boot_args(const struct config *cfg, struct argv_builder *b)
 {
     uint64_t prefix = config_get_uint(cfg, "LAB_NET_PREFIX");
     uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
-    char boot[256];
-    guest_boot_args(cfg, boot, sizeof(boot));
-    snprintf(out, len,
-             "rm -f %s; qemu-system-x86_64 -name vm -uuid " GUEST_UUID " -machine q35 -accel kvm -cpu host -smp %s -m %lluM "
-             "-nodefaults -no-user-config -display none -no-reboot "
-             "%snet.ifnames=0 "
-             "ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off fmlab.redis_port=%s fmlab.memcached_port=%s fmlab.agent_port=%s' "
-             "-drive file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off "
-             "-device virtio-blk-pci,drive=disk0 "
-             "-netdev bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper -device virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64 "
-             "-chardev socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s -serial chardev:con0 "
-             "-qmp tcp:%s:%s,server=on,wait=off -monitor unix:%s,server=on,wait=off "
-             "-D %s -d cpu_reset -daemonize -pidfile %s%s",
-             GUEST_CONSOLE_LOG, config_get(cfg, "GUEST_VCPUS"),
-             (unsigned long long)(config_get_size(cfg, "GUEST_MEM") >> 20),   /* one meaning: config's */
-             boot, config_get(cfg, "VM_IP"), m >> 24, (m >> 16) & 255,
-             (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"), config_get(cfg, "MEMCACHED_BASE_PORT"),
-             config_get(cfg, "AGENT_PORT"),
-             host_ip, config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG, host_ip,
-             config_get(cfg, "VM_QMP_PORT"), GUEST_HMP_SOCKET, GUEST_QEMU_LOG, GUEST_PIDFILE, incoming ? " -incoming defer" : "");
+    bool lab_kernel = strcmp(config_get(cfg, "GUEST_KERNEL"), "lab") == 0;
+    /* GUEST_INIT=minimal: image/rootfs-guest/usr/local/sbin/fmlab-init instead of systemd */
+    const char *init = strcmp(config_get(cfg, "GUEST_INIT"), "minimal") == 0 ? "init=/usr/local/sbin/fmlab-init " : "";
+
+    argv_add(b, "-kernel"), argv_add(b, "%s/%s", LAB_GUEST_MOUNT, lab_kernel ? "bzImage" : "vmlinuz");
+    if (!lab_kernel)
+        argv_add(b, "-initrd"), argv_add(b, "%s/initrd.img", LAB_GUEST_MOUNT);
+    argv_add(b, "-append");
+    argv_add(b, "console=ttyS0 root=%s rw %snet.ifnames=0 ip=%s:::%u.%u.%u.%u:fmlab-vm:eth0:off "
+             "fmlab.redis_port=%s fmlab.memcached_port=%s fmlab.agent_port=%s",
+             lab_kernel ? "/dev/vda" : "LABEL=fmlab-guest", init, config_get(cfg, "VM_IP"), m >> 24,
+             (m >> 16) & 255, (m >> 8) & 255, m & 255, config_get(cfg, "REDIS_BASE_PORT"),
+             config_get(cfg, "MEMCACHED_BASE_PORT"), config_get(cfg, "AGENT_PORT"));
+}
+
+char **guest_argv(const struct config *cfg, const char *host_ip, bool incoming)
+{
+    struct argv_builder b = { 0 };
+
+    argv_add(&b, "qemu-system-x86_64");
+    argv_add(&b, "-name"), argv_add(&b, "vm"), argv_add(&b, "-uuid"), argv_add(&b, GUEST_UUID);
+    argv_add(&b, "-machine"), argv_add(&b, "q35"), argv_add(&b, "-accel"), argv_add(&b, "kvm");
+    argv_add(&b, "-cpu"), argv_add(&b, "host"), argv_add(&b, "-smp"), argv_add(&b, "%s", config_get(cfg, "GUEST_VCPUS"));
+    argv_add(&b, "-m"), argv_add(&b, "%lluM", (unsigned long long)(config_get_size(cfg, "GUEST_MEM") >> 20));
+    argv_add(&b, "-nodefaults"), argv_add(&b, "-no-user-config"), argv_add(&b, "-display"), argv_add(&b, "none");
+    argv_add(&b, "-no-reboot");
+    add_boot_args(cfg, &b);
+    argv_add(&b, "-drive");
+    argv_add(&b, "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off");
+    argv_add(&b, "-device"), argv_add(&b, "virtio-blk-pci,drive=disk0");
+    argv_add(&b, "-netdev"), argv_add(&b, "bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper");
+    argv_add(&b, "-device"), argv_add(&b, "virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64");
+    argv_add(&b, "-chardev");
+    argv_add(&b, "socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s", host_ip,
+             config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG);
+    argv_add(&b, "-serial"), argv_add(&b, "chardev:con0");
+    argv_add(&b, "-qmp"), argv_add(&b, "tcp:%s:%s,server=on,wait=off", host_ip, config_get(cfg, "VM_QMP_PORT"));
+    argv_add(&b, "-monitor"), argv_add(&b, "unix:%s,server=on,wait=off", GUEST_HMP_SOCKET);
+    argv_add(&b, "-D"), argv_add(&b, "%s", GUEST_QEMU_LOG), argv_add(&b, "-d"), argv_add(&b, "cpu_reset");
+    argv_add(&b, "-daemonize"), argv_add(&b, "-pidfile"), argv_add(&b, "%s", GUEST_PIDFILE);
+    if (incoming)
+        argv_add(&b, "-incoming"), argv_add(&b, "defer");
+    return b.v;
+}
+
+int guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len)
+{
+    char **argv = guest_argv(cfg, host_ip, incoming);
+    int rc = argv_shell_line("rm -f " GUEST_CONSOLE_LOG ";", argv, out, len);
+    argv_free(argv);
+    return rc;
 }
 
 int guest_fresh_disk(const struct config *cfg, char *err, size_t errlen)
@@ -228,7 +249,10 @@ int guest_up(const struct config *cfg, char *err, size_t errlen)
             if (guest_fresh_disk(cfg, err, errlen))
                 return -1;
         }
-        guest_command(cfg, config_get(cfg, "SRC_IP"), false, cmd, sizeof(cmd));
+        if (guest_command(cfg, config_get(cfg, "SRC_IP"), false, cmd, sizeof(cmd)) < 0) {
+            snprintf(err, errlen, "[vm] the guest's QEMU command line is longer than %zu bytes", sizeof(cmd));
+            return -1;
+        }
         if (on_host(cfg, "src", "start the guest's QEMU in src", cmd, 60, err, errlen) == 0 &&
             wait_prompt(cfg, &secs, err, errlen) == 0 && check_redis_from_backup(cfg, err, errlen) == 0 &&
             check_qmp(cfg, config_get(cfg, "SRC_IP"), err, errlen) == 0) {
@@ -263,10 +287,11 @@ int guest_start_incoming(const struct config *cfg, const char *host, char *err, 
     char cmd[4096];
     const struct lab_host *h = lab_find_host(host);
 
-    guest_command(cfg, config_get(cfg, h->ip_key), true, cmd, sizeof(cmd));
-    if (on_host(cfg, host, "clear a stale guest QEMU", "kill $(cat " GUEST_PIDFILE " 2>/dev/null) 2>/dev/null; "
-                "for i in $(seq 50); do [ -e /proc/$(cat " GUEST_PIDFILE " 2>/dev/null || echo none) ] || break; "
-                "sleep 0.2; done; rm -f " GUEST_PIDFILE, 30, err, errlen))
+    if (guest_command(cfg, config_get(cfg, h->ip_key), true, cmd, sizeof(cmd)) < 0) {
+        snprintf(err, errlen, "[vm] the guest's QEMU command line is longer than %zu bytes", sizeof(cmd));
+        return -1;
+    }
+    if (on_host(cfg, host, "clear a stale guest QEMU", GUEST_STOP_SCRIPT, 30, err, errlen))
         return -1;
     return on_host(cfg, host, "start the incoming guest QEMU (-incoming defer)", cmd, 60, err, errlen);
 }
@@ -274,9 +299,7 @@ int guest_start_incoming(const struct config *cfg, const char *host, char *err, 
 void guest_stop(const struct config *cfg, const char *host)
 {
     char err[1024];
-    on_host(cfg, host, "stop the guest QEMU", "p=$(cat " GUEST_PIDFILE " 2>/dev/null) && kill $p; "
-            "for i in $(seq 50); do [ -n \"$p\" ] && [ -e /proc/$p ] || break; sleep 0.2; done; "
-            "[ -n \"$p\" ] && kill -9 $p 2>/dev/null; rm -f " GUEST_PIDFILE "; true", 30, err, sizeof(err));
+    on_host(cfg, host, "stop the guest QEMU", GUEST_STOP_SCRIPT, 30, err, sizeof(err));
 }
 
 int guest_hmp(const struct config *cfg, const char *host, const char *command, char *out, size_t outlen)

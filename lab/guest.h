@@ -18,8 +18,18 @@
  * it holds, and a destination refuses an image of another VM. */
 #define GUEST_UUID "5f3c9e2a-8b41-4d6e-9a07-c1e2f3a4b5d6"
 
-/* The shell command that starts the guest's QEMU in a host (exposed for unit tests). */
-void guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len);
+/* Inside a host: stop the guest's QEMU (SIGTERM, 10 s, then SIGKILL) and forget its
+ * pidfile; and kill it at once (a fault the migration tests inject). */
+#define GUEST_STOP_SCRIPT                                                                               \
+    "p=$(cat " GUEST_PIDFILE " 2>/dev/null) && kill $p; "                                               \
+    "for i in $(seq 50); do [ -n \"$p\" ] && [ -e /proc/$p ] || break; sleep 0.2; done; "              \
+    "[ -n \"$p\" ] && kill -9 $p 2>/dev/null; rm -f " GUEST_PIDFILE "; true"
+#define GUEST_KILL_NOW "kill -9 $(cat " GUEST_PIDFILE ")"
+
+/* The guest QEMU's argv in a host (free with argv_free), and the same as the shell line
+ * that starts it over ssh, each word quoted (-1 if out is too small). */
+char **guest_argv(const struct config *cfg, const char *host_ip, bool incoming);
+int guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len);
 /* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
  * "absent" when no QEMU answers there. */
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);

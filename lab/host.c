@@ -15,6 +15,7 @@
  * guest (fmlab.vmnet=, image/rootfs-host/usr/local/sbin/fmlab-hostnet).
  */
 #include "host.h"
+#include "argv.h"
 #include "alloc.h"
 #include "proc.h"
 #include "tsc.h"

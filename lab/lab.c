@@ -121,28 +121,6 @@ bool lab_netns_exists(void)
     return access("/run/netns/" LAB_NETNS, F_OK) == 0;
 }
 
-int lab_shell_quote(const char *in, char *out, size_t len)
-{
-    size_t o = 0;
-    if (len < 3)
-        return -1;
-    out[o++] = '\'';
-    for (; *in; in++) {
-        const char *piece = *in == '\'' ? "'\\''" : NULL;
-        size_t n = piece ? 4 : 1;
-        if (o + n + 2 > len)
-            return -1;
-        if (piece)
-            memcpy(out + o, piece, n);
-        else
-            out[o] = *in;
-        o += n;
-    }
-    out[o++] = '\'';
-    out[o] = '\0';
-    return 0;
-}
-
 const char *lab_repo_dir(void)
 {
     static char dir[PATH_MAX];

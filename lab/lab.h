@@ -47,9 +47,6 @@ struct lab_ssh_paths {
     char known[PATH_MAX + 32];
 };
 int lab_ssh_prefix(const struct config *cfg, const char *tool, struct lab_ssh_paths *paths, const char **argv);
-/* in as one word of a POSIX shell command line (ssh hands its arguments to the remote
- * shell joined by spaces): in single quotes, each ' as '\''. 0, or -1 if out is short. */
-int lab_shell_quote(const char *in, char *out, size_t len);
 /* Whether the lab's network namespace exists (ip netns keeps it as /run/netns/NAME). */
 bool lab_netns_exists(void);
 /* Set by SIGINT/SIGTERM once lab_catch_signals() ran: long steps (boots, retries,

@@ -11,6 +11,7 @@
  * socket) and stops the copy that must not run, so the next run starts clean.
  */
 #include "migrate.h"
+#include "argv.h"
 #include "alloc.h"
 #include "proc.h"
 #include "guest.h"
@@ -202,9 +203,9 @@ static void inject(struct run_ctx *c)
     printf("[migrate] fault: %s\n", f);
     fflush(stdout);
     if (strcmp(f, "dst-kill") == 0 || strcmp(f, "dst-kill-wait") == 0)
-        host_run(c->cfg, c->to->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
+        host_run(c->cfg, c->to->name, GUEST_KILL_NOW, 30, out, sizeof(out), &status);
     else if (strcmp(f, "src-kill-after-switch") == 0 || strcmp(f, "src-kill-sync") == 0)
-        host_run(c->cfg, c->from->name, "kill -9 $(cat " GUEST_PIDFILE ")", 30, out, sizeof(out), &status);
+        host_run(c->cfg, c->from->name, GUEST_KILL_NOW, 30, out, sizeof(out), &status);
     else if (strcmp(f, "link-down") == 0)
         set_link(c, "down");
 }

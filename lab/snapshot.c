@@ -16,6 +16,7 @@
  * made from other inputs is never restored.
  */
 #include "snapshot.h"
+#include "argv.h"
 #include "clock.h"
 #include "fmlab.h"
 #include "files.h"
@@ -117,7 +118,7 @@ static int key_of_hosts(const struct config *cfg, const char *accel, uint64_t *h
             char *tsc = strstr(*a, " tsc_early_khz=");
             fnv(h, *a, tsc ? (size_t)(tsc - *a) : strlen(*a) + 1);
         }
-        vm_argv_free(argv);
+        argv_free(argv);
         int rc = fnv_file(h, hs.kernel, err, errlen) || fnv_file(h, hs.disk, err, errlen);
         if (rc == 0 && hs.vm.initrd)
             rc = fnv_file(h, hs.vm.initrd, err, errlen);

@@ -7,6 +7,7 @@
  * progress lines, retrying hung boots, and stopping it (QMP quit, then signals).
  */
 #include "vm.h"
+#include "argv.h"
 #include "alloc.h"
 #include "values.h"
 
@@ -22,27 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct argv_builder {
-    char **v;
-    int n, cap;
-};
-
-static void add(struct argv_builder *b, const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-
-    va_start(ap, fmt);
-    s = xvasprintf(fmt, ap);
-    va_end(ap);
-    if (b->n + 2 > b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->v = xrealloc(b->v, (size_t)b->cap * sizeof(*b->v));
-    }
-    b->v[b->n++] = s;
-    b->v[b->n] = NULL;
-}
-
 void vm_path(const char *run_dir, const char *file, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s/%s", run_dir, file);
@@ -54,44 +34,37 @@ char **vm_build_argv(const struct vm_spec *s)
     char p[PATH_MAX];
 
     if (s->netns)
-        add(&b, "ip"), add(&b, "netns"), add(&b, "exec"), add(&b, "%s", s->netns);
-    add(&b, "%s", s->qemu ? s->qemu : "qemu-system-x86_64");
-    add(&b, "-name"), add(&b, "%s", s->name);
-    add(&b, "-machine"), add(&b, "%s", s->machine ? s->machine : "q35");
-    add(&b, "-accel"), add(&b, strcmp(s->accel, "tcg") == 0 ? "tcg,thread=multi" : "%s", s->accel);
-    add(&b, "-cpu"), add(&b, "%s", s->cpu);
-    add(&b, "-smp"), add(&b, "%u", s->vcpus);
-    add(&b, "-m"), add(&b, "%luM%s", (unsigned long)(s->mem >> 20), s->mem_extra ? s->mem_extra : "");
-    add(&b, "-nodefaults"), add(&b, "-no-user-config"), add(&b, "-no-reboot");
-    add(&b, "-display"), add(&b, "none");
-    add(&b, "-kernel"), add(&b, "%s", s->kernel);
+        argv_add(&b, "ip"), argv_add(&b, "netns"), argv_add(&b, "exec"), argv_add(&b, "%s", s->netns);
+    argv_add(&b, "%s", s->qemu ? s->qemu : "qemu-system-x86_64");
+    argv_add(&b, "-name"), argv_add(&b, "%s", s->name);
+    argv_add(&b, "-machine"), argv_add(&b, "%s", s->machine ? s->machine : "q35");
+    argv_add(&b, "-accel"), argv_add(&b, strcmp(s->accel, "tcg") == 0 ? "tcg,thread=multi" : "%s", s->accel);
+    argv_add(&b, "-cpu"), argv_add(&b, "%s", s->cpu);
+    argv_add(&b, "-smp"), argv_add(&b, "%u", s->vcpus);
+    argv_add(&b, "-m"), argv_add(&b, "%luM%s", (unsigned long)(s->mem >> 20), s->mem_extra ? s->mem_extra : "");
+    argv_add(&b, "-nodefaults"), argv_add(&b, "-no-user-config"), argv_add(&b, "-no-reboot");
+    argv_add(&b, "-display"), argv_add(&b, "none");
+    argv_add(&b, "-kernel"), argv_add(&b, "%s", s->kernel);
     if (s->initrd)
-        add(&b, "-initrd"), add(&b, "%s", s->initrd);
-    add(&b, "-append"), add(&b, "%s", s->append);
+        argv_add(&b, "-initrd"), argv_add(&b, "%s", s->initrd);
+    argv_add(&b, "-append"), argv_add(&b, "%s", s->append);
     if (s->disk)
-        add(&b, "-drive"), add(&b, "file=%s,if=virtio,format=%s%s", s->disk,
+        argv_add(&b, "-drive"), argv_add(&b, "file=%s,if=virtio,format=%s%s", s->disk,
                                s->disk_format ? s->disk_format : "raw", s->snapshot ? ",snapshot=on" : "");
     vm_path(s->run_dir, "console.sock", p, sizeof(p));
-    add(&b, "-chardev");
-    add(&b, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s/console.log,logappend=on",
+    argv_add(&b, "-chardev");
+    argv_add(&b, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s/console.log,logappend=on",
         p, s->run_dir);
-    add(&b, "-serial"), add(&b, "chardev:console0");
+    argv_add(&b, "-serial"), argv_add(&b, "chardev:console0");
     vm_path(s->run_dir, "qmp.sock", p, sizeof(p));
-    add(&b, "-qmp"), add(&b, "unix:%s,server=on,wait=off", p);
+    argv_add(&b, "-qmp"), argv_add(&b, "unix:%s,server=on,wait=off", p);
     vm_path(s->run_dir, "qemu.pid", p, sizeof(p));
-    add(&b, "-pidfile"), add(&b, "%s", p);
+    argv_add(&b, "-pidfile"), argv_add(&b, "%s", p);
     for (const char *const *e = s->extra; e && *e; e++)
-        add(&b, "%s", *e);
+        argv_add(&b, "%s", *e);
     if (s->incoming)
-        add(&b, "-S"), add(&b, "-incoming"), add(&b, "defer");
+        argv_add(&b, "-S"), argv_add(&b, "-incoming"), argv_add(&b, "defer");
     return b.v;
-}
-
-void vm_argv_free(char **argv)
-{
-    for (char **a = argv; a && *a; a++)
-        free(*a);
-    free(argv);
 }
 
 /* CPUs of cpulist that this machine has; warns about the others. false if none. */
@@ -182,7 +155,7 @@ int vm_start(struct vm *vm, const struct vm_spec *s, char *err, size_t errlen)
     cpu_set_t cpus;
     bool pin = s->cpuset && usable_cpus(s->name, s->cpuset, &cpus);
     vm->pid = spawn(argv, p, pin ? &cpus : NULL);
-    vm_argv_free(argv);
+    argv_free(argv);
     if (vm->pid < 0) {
         snprintf(err, errlen, "[%s] fork: %s", s->name, strerror(errno));
         return -1;

@@ -40,9 +40,8 @@ struct vm {
     bool qmp_open;
 };
 
-/* The QEMU command line for spec (NULL-terminated; free with vm_argv_free). */
+/* The QEMU command line for spec (NULL-terminated; free with argv_free, argv.h). */
 char **vm_build_argv(const struct vm_spec *s);
-void vm_argv_free(char **argv);
 /* Paths of a VM's files in its run directory. */
 void vm_path(const char *run_dir, const char *file, char *out, size_t outlen);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "guest.h"
+#include "argv.h"
 #include "host.h"
 
 static struct config cfg;
@@ -62,40 +63,83 @@ static void host_kernel_command_line_debian(void **state)
     config_free(&debian);
 }
 
+/* The word after flag in argv, or NULL. */
+static const char *after(char **argv, const char *flag)
+{
+    for (char **a = argv; *a; a++)
+        if (strcmp(*a, flag) == 0)
+            return a[1];
+    return NULL;
+}
+
 static void guest_qemu_command(void **state)
 {
     (void)state;
-    char out[4096];
-    guest_command(&cfg, "10.10.1.1", false, out, sizeof(out));
-    assert_non_null(strstr(out, "-accel kvm "));
-    assert_non_null(strstr(out, "-smp 2 -m 512M "));
-    assert_non_null(strstr(out, "ip=10.10.1.100:::255.255.0.0:fmlab-vm:eth0:off fmlab.redis_port=12345 fmlab.memcached_port=11211 fmlab.agent_port=7777'"));
-    assert_non_null(strstr(out, "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off"));
-    assert_non_null(strstr(out, "-qmp tcp:10.10.1.1:4445,server=on,wait=off"));
-    assert_non_null(strstr(out, "host=10.10.1.1,port=4446,server=on,wait=off"));
+    char **argv = guest_argv(&cfg, "10.10.1.1", false);
+    assert_string_equal(argv[0], "qemu-system-x86_64");
+    assert_string_equal(after(argv, "-accel"), "kvm");
+    assert_string_equal(after(argv, "-smp"), "2");
+    assert_string_equal(after(argv, "-m"), "512M");
+    /* GUEST_KERNEL=lab (default): the lab's bzImage, root by device, no initrd */
+    assert_string_equal(after(argv, "-kernel"), "/mnt/fmlab-guest/bzImage");
+    assert_null(after(argv, "-initrd"));
+    assert_string_equal(after(argv, "-append"),
+                        "console=ttyS0 root=/dev/vda rw init=/usr/local/sbin/fmlab-init net.ifnames=0 "
+                        "ip=10.10.1.100:::255.255.0.0:fmlab-vm:eth0:off fmlab.redis_port=12345 "
+                        "fmlab.memcached_port=11211 fmlab.agent_port=7777");
+    assert_string_equal(after(argv, "-drive"),
+                        "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off");
+    assert_string_equal(after(argv, "-qmp"), "tcp:10.10.1.1:4445,server=on,wait=off");
+    assert_non_null(strstr(after(argv, "-chardev"), "host=10.10.1.1,port=4446,server=on,wait=off"));
     /* the guest's tap is made inside the host's netns vmnet: the guest never shares a
      * network with its host's QMP and console sockets */
-    assert_non_null(strstr(out, "-netdev bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper "));
-    /* GUEST_KERNEL=lab (default): the lab's bzImage, root by device, no initrd */
-    assert_non_null(strstr(out, "-kernel /mnt/fmlab-guest/bzImage -append 'console=ttyS0 root=/dev/vda rw "));
-    assert_null(strstr(out, "-initrd"));
+    assert_string_equal(after(argv, "-netdev"), "bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper");
+    assert_null(after(argv, "-incoming"));
+    argv_free(argv);
+}
+
+/* The line that crosses ssh gives the remote shell exactly the argv: each word is read
+ * back through a real sh. */
+static void guest_command_line_is_the_argv(void **state)
+{
+    (void)state;
+    char line[4096], got[4096];
+    char **argv = guest_argv(&cfg, "10.10.1.1", true);
+    assert_int_equal(guest_command(&cfg, "10.10.1.1", true, line, sizeof(line)), 0);
+    assert_non_null(strstr(line, "rm -f /var/log/fmlab-vm-console.log; 'qemu-system-x86_64' '-name' 'vm' "));
+    assert_int_equal(argv_shell_line("printf '%s\\n'", argv, line, sizeof(line)), 0);
+    FILE *sh = popen(line, "r");
+    assert_non_null(sh);
+    size_t n = 0;
+    for (char **a = argv; *a; a++, n++) {
+        assert_non_null(fgets(got, sizeof(got), sh));
+        got[strcspn(got, "\n")] = '\0';
+        assert_string_equal(got, *a);
+    }
+    assert_null(fgets(got, sizeof(got), sh));
+    assert_int_equal(pclose(sh), 0);
+    assert_true(n > 40);
+    assert_int_equal(guest_command(&cfg, "10.10.1.1", true, line, 100), -1);   /* never cut */
+    argv_free(argv);
 }
 
 static void guest_qemu_command_debian_kernel(void **state)
 {
     (void)state;
     struct config debian;
-    char out[4096], *env[] = { "FMLAB_GUEST_KERNEL=debian", NULL };
+    char *env[] = { "FMLAB_GUEST_KERNEL=debian", NULL };
     const char *text = "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\n"
         "DST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
         "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
         "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
         "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n";
     assert_int_equal(config_parse(&debian, "t.txt", text, env), 0);
-    guest_command(&debian, "10.10.1.2", true, out, sizeof(out));
-    assert_non_null(strstr(out, "-kernel /mnt/fmlab-guest/vmlinuz -initrd /mnt/fmlab-guest/initrd.img "
-                                "-append 'console=ttyS0 root=LABEL=fmlab-guest rw "));
-    assert_non_null(strstr(out, " -incoming defer"));
+    char **argv = guest_argv(&debian, "10.10.1.2", true);
+    assert_string_equal(after(argv, "-kernel"), "/mnt/fmlab-guest/vmlinuz");
+    assert_string_equal(after(argv, "-initrd"), "/mnt/fmlab-guest/initrd.img");
+    assert_non_null(strstr(after(argv, "-append"), "console=ttyS0 root=LABEL=fmlab-guest rw "));
+    assert_string_equal(after(argv, "-incoming"), "defer");
+    argv_free(argv);
     config_free(&debian);
 }
 
@@ -105,6 +149,7 @@ int main(void)
         cmocka_unit_test(host_kernel_command_line),
         cmocka_unit_test(host_kernel_command_line_debian),
         cmocka_unit_test(guest_qemu_command),
+        cmocka_unit_test(guest_command_line_is_the_argv),
         cmocka_unit_test(guest_qemu_command_debian_kernel),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

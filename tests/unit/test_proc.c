@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "lab.h"
+#include "argv.h"
 #include "proc.h"
 
 /* What backup's shell makes of a quoted word must be the word: through a real sh. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vm.h"
+#include "argv.h"
 
 /* Index of the first argument equal to s, or -1. */
 static int find(char **argv, const char *s)
@@ -53,7 +54,7 @@ static void tcg_guest_command_line(void **state)
         n++;
     assert_string_equal(argv[n - 2], "-device");
     assert_string_equal(argv[n - 1], "virtio-net-pci,netdev=n0");
-    vm_argv_free(argv);
+    argv_free(argv);
 }
 
 static void host_in_netns_without_initrd(void **state)
@@ -75,7 +76,7 @@ static void host_in_netns_without_initrd(void **state)
     assert_string_equal(value_of(argv, "-m"), "4096M,slots=1,maxmem=6G");
     assert_int_equal(find(argv, "-initrd"), -1);
     assert_int_equal(find(argv, "-drive"), -1);
-    vm_argv_free(argv);
+    argv_free(argv);
 }
 
 /* A host restored from a snapshot: the same command line, its disk a qcow2 overlay,
@@ -95,11 +96,11 @@ static void restored_host_waits_for_its_state(void **state)
     assert_string_equal(argv[n - 2], "-incoming");
     assert_string_equal(argv[n - 1], "defer");
     s.incoming = false;
-    vm_argv_free(argv);
+    argv_free(argv);
     argv = vm_build_argv(&s);
     assert_int_equal(find(argv, "-incoming"), -1);
     assert_int_equal(find(argv, "-S"), -1);
-    vm_argv_free(argv);
+    argv_free(argv);
 }
 
 int main(void)
