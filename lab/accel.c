@@ -38,9 +38,7 @@ bool accel_boots_kernel(const char *accel, const char *kernel, const char *run_d
     double secs = 0;
     while (rc == CONSOLE_TIMEOUT && secs < timeout_s && strcmp(status, "running") == 0) {
         rc = console_expect_any(&vm.con, outcomes, 1, 1);
-        json_t *st = qmp_execute(&vm.qmp, "query-status", NULL, 5, err, sizeof(err));
-        snprintf(status, sizeof(status), "%s", st ? json_string_value(json_object_get(st, "status")) : "gone");
-        json_decref(st);
+        qmp_status(&vm.qmp, status, sizeof(status));
         secs = mono_s() - t0;
     }
     vm_stop(&vm);

@@ -163,15 +163,11 @@ int guest_run(const struct config *cfg, const char *cmd, int timeout_s, char *ou
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len)
 {
     struct qmp q;
-    char err[256];
 
     snprintf(out, len, "absent");
     if (guest_qmp_open(cfg, host_ip, timeout_s, &q))
         return;
-    json_t *st = qmp_execute(&q, "query-status", NULL, timeout_s, err, sizeof(err));
-    const char *status = st ? json_string_value(json_object_get(st, "status")) : NULL;
-    snprintf(out, len, "%s", status ? status : "unknown");
-    json_decref(st);
+    qmp_status(&q, out, len);
     qmp_close(&q);
 }
 

@@ -31,7 +31,7 @@
 char **guest_argv(const struct config *cfg, const char *host_ip, bool incoming);
 int guest_command(const struct config *cfg, const char *host_ip, bool incoming, char *out, size_t len);
 /* The guest QEMU's query-status at host_ip (QMP from L0 through the lab namespace), or
- * "absent" when no QEMU answers there. */
+ * "absent" when nothing listens there, "gone" when a QEMU accepts but does not answer. */
 void guest_status(const struct config *cfg, const char *host_ip, int timeout_s, char *out, size_t len);
 /* Run a shell command in the running guest (src or dst, wherever QMP says running) on its
  * serial console, like host_run: CONSOLE_OK with output and exit status, CONSOLE_EOF when

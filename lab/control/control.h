@@ -83,8 +83,6 @@ json_t *load_finish(struct load *l, json_t **client);
 /* migration.c: one migration over QMP; returns the result object (oracles not yet in). */
 struct qmp;
 int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, bool oob, char *err, size_t errlen);
-/* query-status's "status", or "gone" when QEMU does not answer. */
-void qmp_status(struct qmp *q, char *out, size_t len);
 json_t *migration_run(const struct control_opts *o, struct load *l, char *err, size_t errlen);
 /* shm.c: one shm (fmsync) migration through the CXL pool image; same result shape. */
 json_t *shm_migration_run(const struct control_opts *o, struct load *l, char *err, size_t errlen);

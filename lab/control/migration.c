@@ -34,16 +34,6 @@ int qmp_connect(struct qmp *q, const char *ip, unsigned port, int timeout_s, boo
     return oob ? qmp_open_fd_oob(q, fd, timeout_s, err, errlen) : qmp_open_fd(q, fd, timeout_s, err, errlen);
 }
 
-/* query-status's "status", or "gone" when QEMU does not answer. */
-void qmp_status(struct qmp *q, char *out, size_t len)
-{
-    char err[256];
-    json_t *st = q->fd >= 0 ? qmp_execute(q, "query-status", NULL, 5, err, sizeof(err)) : NULL;
-    const char *s = st ? json_string_value(json_object_get(st, "status")) : NULL;
-    snprintf(out, len, "%s", s ? s : "gone");
-    json_decref(st);
-}
-
 static int run(struct qmp *q, const char *cmd, json_t *args, char *err, size_t errlen)
 {
     json_t *r = qmp_execute(q, cmd, args, 10, err, errlen);

@@ -364,3 +364,12 @@ void qmp_close(struct qmp *q)
     q->buf = NULL;
     q->used = q->cap = 0;
 }
+
+void qmp_status(struct qmp *q, char *out, size_t len)
+{
+    char err[256];
+    json_t *st = q->fd >= 0 ? qmp_execute(q, "query-status", NULL, 5, err, sizeof(err)) : NULL;
+    const char *s = st ? json_string_value(json_object_get(st, "status")) : NULL;
+    snprintf(out, len, "%s", s ? s : "gone");
+    json_decref(st);
+}

@@ -54,4 +54,8 @@ double qmp_event_received_ms(const json_t *ev);
 /* Split one received line into a JSON object (exposed for unit tests). */
 json_t *qmp_parse_line(const char *line, size_t len, char *err, size_t errlen);
 
+/* query-status's "status" within 5 s, or "gone" when QEMU does not answer (or q has no
+ * connection). */
+void qmp_status(struct qmp *q, char *out, size_t len);
+
 #endif
