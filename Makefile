@@ -35,7 +35,7 @@ FMLAB   := $(B)/fmlab
 CFG      = $$($(FMLAB) config get $(1))
 
 # lab/: the runner at L0 (fmlab); lab/control/: the control plane on backup
-# (fmlab-control); lab/core/: what both link (QMP, sockets, clocks, allocation).
+# (fmlab-control); lab/core/: what both link (QMP, sockets, argv, values, clocks, allocation).
 CORE_SRCS := $(wildcard lab/core/*.c)
 CORE_HDRS := $(wildcard lab/core/*.h)
 LAB_SRCS  := $(filter-out lab/main.c,$(wildcard lab/*.c)) $(CORE_SRCS)
@@ -183,7 +183,7 @@ test-unit-san:
 FUZZ_SECONDS ?= 30
 FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ilab -Ilab/core \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c lab/config.c lab/values.c lab/core/alloc.c $(wildcard lab/*.h)
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c lab/config.c lab/core/values.c lab/core/alloc.c $(wildcard lab/*.h)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $(filter %.c,$^)
 $(B)/fuzz/fuzz_qmp: tests/fuzz/fuzz_qmp.c $(CORE_SRCS) $(CORE_HDRS)

@@ -8,6 +8,7 @@
  *   fmlab-control shm-sync --from IP ...     (sync.c: write through, no migration)
  */
 #include "control.h"
+#include "values.h"
 #include "sock.h"
 #include "qmp.h"
 
@@ -125,8 +126,8 @@ static int parse(int argc, char **argv, struct control_opts *o)
                     required[i].name);
             return -1;
         }
-    if (!o->from_ip || !o->to_ip || !o->vm_ip || (strcmp(o->mode, "precopy") && strcmp(o->mode, "postcopy") && strcmp(o->mode, "shm")) ||
-        (strcmp(o->load, "redis") && strcmp(o->load, "memory") && strcmp(o->load, "idle")))
+    if (!o->from_ip || !o->to_ip || !o->vm_ip || !value_in(o->mode, "precopy|postcopy|shm") ||
+        !value_in(o->load, "redis|memory|idle"))
         return -1;
     return 0;
 }

@@ -13,6 +13,7 @@
  * migration's window. SIGTERM ends the current phase early and still reports it.
  */
 #include "control.h"
+#include "values.h"
 #include "alloc.h"
 #include "ycsb_db.h"
 
@@ -371,8 +372,8 @@ static int ycsb_parse(int argc, char **argv, struct ycsb_opts *o)
         switch (c) {
         case 'w': o->w = ycsb_workload(optarg); break;
         case 'p':
-            o->load = strcmp(optarg, "load") == 0 || strcmp(optarg, "both") == 0;
-            o->run = strcmp(optarg, "run") == 0 || strcmp(optarg, "both") == 0;
+            o->load = value_in(optarg, "load|both");
+            o->run = value_in(optarg, "run|both");
             if (!o->load && !o->run)
                 return -1;
             break;
