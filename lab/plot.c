@@ -109,17 +109,6 @@ void plot_stats(double *v, size_t n, double out[3], size_t *kept)
     out[0] = s.median, out[1] = s.min, out[2] = s.max;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-void plot_sort(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-}
-
 double plot_percentile(const double *sorted, size_t n, double q)
 {
     if (!n)

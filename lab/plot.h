@@ -29,7 +29,6 @@ json_t *plot_load(const char *path, char *err, size_t len);
  * all NAN when none. v is reordered. */
 void plot_stats(double *v, size_t n, double out[3], size_t *kept);
 
-void plot_sort(double *v, size_t n);
 /* The q-quantile (0..1, nearest rank) of n sorted values; NAN when n is 0. */
 double plot_percentile(const double *sorted, size_t n, double q);
 

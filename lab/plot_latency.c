@@ -7,6 +7,7 @@
  * backup's wall clock, where both were measured.
  */
 #include "plot.h"
+#include "result.h"
 #include "alloc.h"
 
 #include <libgen.h>
@@ -82,7 +83,7 @@ static void write_panel(FILE *g, size_t panel, const struct window *w, double *p
                    "fs solid 1.0 noborder\n", dark, w->end_s);
     }
     for (int p = 0; p < 3; p++) {
-        plot_sort(ph[p], nph[p]);
+        sort_doubles(ph[p], nph[p]);
         if (nph[p])
             fprintf(g, "set label %d '%s: p50 %.1f ms, p99 %.1f ms (%zu requests)' at graph %.2f, graph 0.93 "
                        "font 'sans,9'\n", p + 1, names[p], plot_percentile(ph[p], nph[p], 0.5),

@@ -10,6 +10,7 @@
 #include "alloc.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,8 +137,10 @@ static double baseline_of(const struct rows *r, const char *w)
 
 static void write_panel(FILE *g, const struct rows *r, const char *w, const struct keys *t, const struct keys *p)
 {
-    fprintf(g, "set title 'YCSB-%c, redis (alone: %.0f ops/s, median of all runs)'\nset xtics (", w[0] & ~0x20,
-            baseline_of(r, w));
+    /* bench-overhead's workloads: a-f on redis, mc-a ... on memcached */
+    bool mc = strncmp(w, "mc-", 3) == 0;
+    fprintf(g, "set title 'YCSB-%c, %s (alone: %.0f ops/s, median of all runs)'\nset xtics (", w[mc ? 3 : 0] & ~0x20,
+            mc ? "memcached" : "redis", baseline_of(r, w));
     for (size_t i = 0; i < p->n; i++)
         fprintf(g, "%s'%ld' %zu", i ? ", " : "", p->period[i], i);
     fprintf(g, ")\nset xrange [-0.6:%zu.6]\nunset arrow\n", p->n - 1);

@@ -103,9 +103,14 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void stats_of(double *v, size_t n, struct stat3 *s)
+void sort_doubles(double *v, size_t n)
 {
     qsort(v, n, sizeof(*v), cmp_double);
+}
+
+void stats_of(double *v, size_t n, struct stat3 *s)
+{
+    sort_doubles(v, n);
     s->min = v[0];
     s->max = v[n - 1];
     s->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;

@@ -24,6 +24,8 @@ bool result_judge(json_t *r, const char *expected);
 void result_summary(const json_t *r, char *out, size_t len);
 /* Median, min and max of n values (n > 0); v is sorted in place. */
 void stats_of(double *v, size_t n, struct stat3 *s);
+/* v in ascending order. */
+void sort_doubles(double *v, size_t n);
 /* {"runs": n, "passed": k, "<metric>": {"median","min","max"}, ...} over completed runs. */
 json_t *result_repeat_summary(json_t *const *runs, size_t n);
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "plot.h"
+#include "result.h"
 
 static void stats_skip_missing_values(void **state)
 {
@@ -40,7 +41,7 @@ static void percentiles_by_nearest_rank(void **state)
     double v[100];
     for (int i = 0; i < 100; i++)
         v[i] = 100 - i;
-    plot_sort(v, 100);
+    sort_doubles(v, 100);
     assert_true(plot_percentile(v, 100, 0.5) == 50);
     assert_true(plot_percentile(v, 100, 0.99) == 99);
     assert_true(plot_percentile(v, 100, 1.0) == 100);
