@@ -126,8 +126,14 @@ static void act(struct qmp *src, const struct control_opts *o, struct run_state 
             say("postcopy requested at %.1f s", elapsed / 1000);
         }
     }
-    if (o->fault_after_switch && s->fault_at == 0 && strcmp(status, "postcopy-active") == 0) {
-        say("switched to postcopy at %.1f s", elapsed / 1000);
+    /* After the switch means once the destination runs (its RESUME): the source says
+     * postcopy-active as soon as it has queued the switch, while the destination still
+     * loads device state, and a link cut there leaves a destination that can neither run
+     * nor pause (its main thread waits on a page fault before postcopy runs), so it
+     * cannot recover. */
+    if (o->fault_after_switch && s->fault_at == 0 && strcmp(status, "postcopy-active") == 0 && s->resume_seen) {
+        say("switched to postcopy at %.1f s, the destination runs since %.1f s", elapsed / 1000,
+            (s->resume_seen - s->t0) / 1000);
         fault_point(s, t);
     }
     if (o->fault_at_bytes && s->fault_at == 0 && active && s->last_transferred >= (json_int_t)o->fault_at_bytes)
