@@ -545,6 +545,7 @@ json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, cha
     }
     describe(&c, r);
     settle(&c, r);
-    result_judge(r, result_expected_status(o->mode, o->fault, o->expect));
+    result_judge(r, result_expected_status(o->mode, o->fault, o->expect),
+                 !(o->expect && *o->expect) && result_expects_lost(o->mode, o->fault));
     return r;
 }

@@ -18,8 +18,14 @@ struct stat3 {
 const char *result_expected_status(const char *mode, const char *fault, const char *expect);
 /* Is status one of the '|'-separated names in expected? */
 bool result_status_matches(const char *expected, const char *status);
-/* Set "expected_status", "verdict" ("pass"/"fail") and "reasons" in r; true if pass. */
-bool result_judge(json_t *r, const char *expected);
+/* Whether the fault must lose the guest: the source killed after postcopy's switch (the
+ * destination waits for pages that can never arrive) or during shm's write-through (the
+ * image is never complete). */
+bool result_expects_lost(const char *mode, const char *fault);
+/* Set "expected_status", "verdict" ("pass"/"fail") and "reasons" in r; true if pass.
+ * With expect_lost the oracles must show the guest lost (its writer advances nowhere),
+ * and "outcome" says "lost, as expected"; otherwise all three oracles must pass. */
+bool result_judge(json_t *r, const char *expected, bool expect_lost);
 /* "precopy src->dst: completed in 7.2 s, downtime 120 ms (client 450 ms), ... PASS" */
 void result_summary(const json_t *r, char *out, size_t len);
 /* Median, min and max of n values (n > 0); v is sorted in place. */

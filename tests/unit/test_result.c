@@ -41,20 +41,57 @@ static void verdicts_name_their_reasons(void **state)
 {
     (void)state;
     json_t *ok = run("completed", 1, 1, 1, 7000, 120);
-    assert_true(result_judge(ok, "completed"));
+    assert_true(result_judge(ok, "completed", false));
     assert_string_equal(json_string_value(json_object_get(ok, "verdict")), "pass");
     assert_int_equal(json_array_size(json_object_get(ok, "reasons")), 0);
 
     json_t *lost = run("completed", 1, 0, 1, 7000, 120);
-    assert_false(result_judge(lost, "completed"));
+    assert_false(result_judge(lost, "completed", false));
     assert_string_equal(json_string_value(json_array_get(json_object_get(lost, "reasons"), 0)),
                         "application oracle failed");
 
     json_t *wrong = run("completed", 1, 1, 1, 7000, 120);   /* a dst-kill run must not complete */
-    assert_false(result_judge(wrong, "failed"));
+    assert_false(result_judge(wrong, "failed", false));
     assert_string_equal(json_string_value(json_array_get(json_object_get(wrong, "reasons"), 0)),
                         "status completed, expected failed");
     json_decref(ok), json_decref(lost), json_decref(wrong);
+}
+
+/* A run whose fault must lose the guest: the source gone, the destination's QEMU up but
+ * the guest's writer frozen at w1 -> w2. */
+static json_t *source_killed(long long w1, long long w2)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:{s:b}, s:{s:b}, s:{s:b, s:s, s:s, s:I, s:I}}}", "mode",
+                     "postcopy", "from", "src", "to", "dst", "load", "redis", "status", "source-lost", "oracles",
+                     "memory", "pass", 0, "application", "pass", 0, "liveness", "pass", 0, "source_status", "gone",
+                     "destination_status", "running", "writes_before", (json_int_t)w1, "writes_after",
+                     (json_int_t)w2);
+}
+
+static void lost_as_expected(void **state)
+{
+    (void)state;
+    assert_true(result_expects_lost("postcopy", "src-kill-after-switch"));
+    assert_true(result_expects_lost("shm", "src-kill-sync"));
+    assert_false(result_expects_lost("precopy", "src-kill-after-switch"));
+    assert_false(result_expects_lost("postcopy", NULL));
+
+    json_t *lost = source_killed(5000, 5000);
+    assert_true(result_judge(lost, "source-lost", true));
+    assert_string_equal(json_string_value(json_object_get(lost, "outcome")), "lost, as expected");
+    char line[512];
+    result_summary(lost, line, sizeof(line));
+    assert_non_null(strstr(line, "-> PASS (lost, as expected)"));
+
+    /* the negative: a guest whose writer still advances was not lost */
+    json_t *alive = source_killed(5000, 7000);
+    assert_false(result_judge(alive, "source-lost", true));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(alive, "reasons"), 0)),
+                        "the guest still runs on the destination (its writer advanced 5000 -> 7000), expected lost");
+    /* and without the expectation the same lost guest fails its oracles */
+    json_t *unexpected = source_killed(5000, 5000);
+    assert_false(result_judge(unexpected, "source-lost", false));
+    json_decref(lost), json_decref(alive), json_decref(unexpected);
 }
 
 static void summary_line(void **state)
@@ -62,7 +99,7 @@ static void summary_line(void **state)
     (void)state;
     char line[512];
     json_t *r = run("completed", 1, 1, 1, 7250, 120);
-    result_judge(r, "completed");
+    result_judge(r, "completed", false);
     result_summary(r, line, sizeof(line));
     assert_string_equal(line, "precopy src->dst (redis load): completed in 7.2 s, downtime 120 ms (client saw "
                               "360 ms), 300 MiB sent, 4 dirty syncs; oracles: memory pass, application pass, "
@@ -83,7 +120,7 @@ static void repeat_statistics(void **state)
     json_t *runs[3] = { run("completed", 1, 1, 1, 7000, 100), run("completed", 1, 1, 1, 9000, 300),
                         run("failed", 1, 1, 1, 1000, 0) };
     for (int i = 0; i < 3; i++)
-        result_judge(runs[i], "completed");
+        result_judge(runs[i], "completed", false);
     json_t *sum = result_repeat_summary(runs, 3);
     assert_int_equal(json_integer_value(json_object_get(sum, "runs")), 3);
     assert_int_equal(json_integer_value(json_object_get(sum, "passed")), 2);
@@ -101,6 +138,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(expected_statuses),
         cmocka_unit_test(verdicts_name_their_reasons),
+        cmocka_unit_test(lost_as_expected),
         cmocka_unit_test(summary_line),
         cmocka_unit_test(repeat_statistics),
     };
