@@ -34,12 +34,17 @@ void usage_migrate(void)
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
            "                     [--granularity region|page]\n"
            "                     [--dst-ram pool|copy|promote] [--dst-wait on|off] [--promote-bandwidth BYTES_PER_S]\n"
-           "                     [--observe S]\n"
+           "                     [--observe S] [--oracle-fault stale-page|lost-key|changed-value|\n"
+           "                                                changed-digest|two-copies]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
            "control plane on backup; check the memory, application and liveness oracles; write\n"
            "RESULTS_DIR/<timestamp>-<mode>/result.json. Defaults come from config.txt.\n"
            "--expect not-converged: the run passes when precopy cannot converge and the guest\n"
-           "stays on its source (e.g. --load memory).\n");
+           "stays on its source (e.g. --load memory).\n"
+           "--oracle-fault: after the migration, before the oracles look, do one wrong they must\n"
+           "catch (a page made stale in the guest; an acked key deleted or changed, or another key\n"
+           "changed, in its redis; the source resumed beside the destination): the run must fail,\n"
+           "its reasons naming the oracle. The oracles' negative cases (make test-migration).\n");
 }
 
 static long number(const char *opt, const char *v, int *bad)
@@ -62,7 +67,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
         { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'g' }, { "dst-ram", 1, 0, 'r' }, { "dst-wait", 1, 0, 'W' },
-        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "oracle-fault", 1, 0, 'Q' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
                                 .postcopy_delay_ms = -1,
@@ -92,6 +97,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'W': o->dst_wait = optarg; break;
         case 'B': o->promote_bandwidth = number("--promote-bandwidth", optarg, &bad); break;
         case 'O': o->observe_s = number("--observe", optarg, &bad); break;
+        case 'Q': o->oracle_fault = optarg; break;
         case 'h': usage_migrate(); exit(0);
         default: return -1;
         }
@@ -118,6 +124,11 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     }
     if (strcmp(o->mode, "shm") == 0 && o->period_us == 0) {
         fprintf(stderr, "fmlab migrate: --period-us must be at least 1\n");
+        return -1;
+    }
+    if (o->oracle_fault && !value_in(o->oracle_fault, "stale-page|lost-key|changed-value|changed-digest|two-copies")) {
+        fprintf(stderr, "fmlab migrate: --oracle-fault must be stale-page, lost-key, changed-value, changed-digest "
+                        "or two-copies, not '%s'\n", o->oracle_fault);
         return -1;
     }
     if (!value_in(o->load, "redis|memory|idle")) {

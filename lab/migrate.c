@@ -169,6 +169,8 @@ static void control_args(struct run_ctx *c)
         new_run_id(run_id, sizeof(run_id));
         arg_s(c, "--run-id", run_id);
     }
+    if (o->oracle_fault)
+        arg_s(c, "--oracle-fault", o->oracle_fault);
     bool post = strcmp(o->mode, "postcopy") == 0;
     if (o->fault && strcmp(o->mode, "shm") == 0)   /* the controller places shm's fault points */
         arg_s(c, "--shm-fault", o->fault);

@@ -23,6 +23,7 @@ struct migrate_opts {
     const char *dst_wait;                                           /* shm on|off; NULL: config.txt */
     long promote_bandwidth;                                         /* shm; -1: config.txt */
     long observe_s;                         /* keep the load this long after the resume */
+    const char *oracle_fault;               /* a wrong an oracle must catch (its negative case) */
 };
 
 /* fmlab-control, the control plane, in backup (copied from build/ by scp). */

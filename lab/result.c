@@ -77,8 +77,10 @@ bool result_judge(json_t *r, const char *expected, bool expect_lost)
     }
     const char *names[] = { "memory", "application", "liveness" };
     for (size_t i = 0; i < 3 && !expect_lost; i++) {
-        if (!json_is_true(json_object_get(json_object_get(oracles, names[i]), "pass"))) {
-            snprintf(why, sizeof(why), "%s oracle failed", names[i]);
+        const json_t *oracle = json_object_get(oracles, names[i]);
+        if (!json_is_true(json_object_get(oracle, "pass"))) {
+            const char *reason = json_string_value(json_object_get(oracle, "reason"));
+            snprintf(why, sizeof(why), "%s oracle failed%s%s", names[i], reason ? ": " : "", reason ? reason : "");
             json_array_append_new(reasons, json_string(why));
         }
     }

@@ -300,6 +300,21 @@ echo "$reply" | grep -q '^pages=1024 bad=1 torn=0 stale=0 misplaced=0 found=1' \
     || notok "memory oracle catches a stale page that the writer rewrote before the check"
 fi
 
+# Every oracle fails through the real migration path, with its own reason: after a
+# precopy completes and before the oracles look, fmlab-control does one wrong
+# (--oracle-fault); the run must fail and its reasons name the oracle that caught it.
+while read -r kind pattern; do
+    want_rc=1 migrate "oracle-neg-$kind" --mode precopy --load redis --oracle-fault "$kind"
+    jqcheck "$result" "oracle-neg-$kind: the run fails, caught by: $pattern" \
+        ".verdict == \"fail\" and .oracle_fault.done == true and any(.reasons[]; test(\"$pattern\"))"
+done <<'CASES'
+stale-page memory oracle failed: 1 bad pages
+lost-key application oracle failed: 1 lost keys
+changed-value application oracle failed: 0 lost keys, 1 wrong values
+changed-digest application oracle failed: 0 lost keys, 0 wrong values, .*digest differs
+two-copies liveness oracle failed: two copies run
+CASES
+
 # YCSB from backup (fmlab ycsb): workload d (reads of the latest records + inserts) loads,
 # runs, and every operation is answered; a workload YCSB does not have is one line.
 if want ycsb; then

@@ -41,6 +41,9 @@ struct control_opts {
     uint64_t promote_bandwidth;              /* dst-ram promote: background copy cap, B/s */
     unsigned observe_s;                      /* keep the load this long after the resume */
     const char *shm_fault;                   /* NULL, dst-kill, src-kill-sync, image-header|devstate */
+    const char *oracle_fault;                /* a wrong the oracles must catch, done after the
+                                                migration: stale-page | lost-key | changed-value |
+                                                changed-digest | two-copies */
     uint64_t shm_size;
     unsigned period_us, write_through_s;
 };
@@ -71,6 +74,9 @@ long long agent_field(const char *reply, const char *key);
 struct load;
 struct load *load_start(const struct control_opts *o, char *err, size_t errlen);
 void load_mark(struct load *l, double t0_ms);      /* the migration starts now */
+/* For the oracles' negative cases: delete the first acked key (lost-key), change its
+ * value (changed-value), or change a preloaded key only (changed-digest). 0, or -1. */
+int load_sabotage(struct load *l, const char *how);
 /* Successful replies per second in [from_ms, to_ms] (whole 100 ms buckets since the mark). */
 double load_ops_per_s(struct load *l, double from_ms, double to_ms);
 void load_stop(struct load *l);

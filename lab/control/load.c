@@ -310,6 +310,30 @@ static int verify_keys(struct load *l, redisContext *c, struct verify *v)
     return 0;
 }
 
+int load_sabotage(struct load *l, const char *how)
+{
+    uint64_t k = 0;
+    while (k < l->next && l->state[k] != KEY_ACKED)
+        k++;
+    redisContext *c = connect_redis(l->o, 10000, 60);
+    redisReply *r = NULL;
+    if (!c)
+        return -1;
+    if (strcmp(how, "changed-digest") == 0)
+        r = redisCommand(c, "SET pre:0 %s", "changed");
+    else if (k < l->next && strcmp(how, "lost-key") == 0)
+        r = redisCommand(c, "DEL mig:%llu", (unsigned long long)k);
+    else if (k < l->next && strcmp(how, "changed-value") == 0)
+        r = redisCommand(c, "SET mig:%llu %s", (unsigned long long)k, "changed");
+    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+    say("oracle fault %s: %s", how, rc ? "could not be done" : strcmp(how, "changed-digest") == 0 ? "pre:0 changed"
+                                                                                                   : "done on the first acked key");
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
 json_t *load_finish(struct load *l, json_t **client)
 {
     struct verify v = { 0 };
@@ -345,6 +369,12 @@ json_t *load_finish(struct load *l, json_t **client)
         json_object_set_new(app, "first_bad_key", json_integer((json_int_t)v.first_bad));
     if (problem)
         json_object_set_new(app, "error", json_string(problem));
+    if (!pass)
+        json_object_set_new(app, "reason", problem ? json_string(problem)
+                                                   : json_sprintf("%llu lost keys, %llu wrong values, dbsize %lld "
+                                                                  "(expected %lld), digest %s",
+                                                                  (unsigned long long)v.lost, (unsigned long long)v.wrong,
+                                                                  size, want, strcmp(after, l->digest_before) ? "differs" : "same"));
     *client = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "requests", l->writes ? "SET mig:<n>" : "PING",
                         "ok_replies", (json_int_t)l->ok, "errors", (json_int_t)l->errors,
                         "reconnects", (json_int_t)l->reconnects, "max_gap_ms", l->max_gap,

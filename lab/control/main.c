@@ -48,7 +48,8 @@ static void usage(void)
             "         [--write-through S] [--dirty-tracking auto|fmsync|stock] [--granularity region|page]\n"
             "         [--dst-ram pool|copy|promote] [--dst-wait]\n"
             "         [--run-id UUID] [--promote-bandwidth B] [--observe S]\n"
-            "         [--shm-fault dst-kill|src-kill-sync|image-header|image-devstate]\n");
+            "         [--shm-fault dst-kill|src-kill-sync|image-header|image-devstate]\n"
+            "         [--oracle-fault stale-page|lost-key|changed-value|changed-digest|two-copies]\n");
 }
 
 static int parse(int argc, char **argv, struct control_opts *o)
@@ -64,6 +65,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'G' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
         { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' }, { "dst-wait", 0, 0, 'H' },
+        { "oracle-fault", 1, 0, 'Q' },
         { 0, 0, 0, 0 } };
     /* No defaults here: every value comes from L0 (config.txt), one source of truth */
     static const struct { int c; const char *name; bool shm_only; } required[] = {
@@ -117,6 +119,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'O': o->observe_s = (unsigned)v; break;
         case 'X': o->shm_fault = optarg; break;
         case 'H': o->dst_wait = true; break;
+        case 'Q': o->oracle_fault = optarg; break;
         default: return -1;
         }
     }
@@ -127,7 +130,8 @@ static int parse(int argc, char **argv, struct control_opts *o)
             return -1;
         }
     if (!o->from_ip || !o->to_ip || !o->vm_ip || !value_in(o->mode, "precopy|postcopy|shm") ||
-        !value_in(o->load, "redis|memory|idle"))
+        !value_in(o->load, "redis|memory|idle") ||
+        (o->oracle_fault && !value_in(o->oracle_fault, "stale-page|lost-key|changed-value|changed-digest|two-copies")))
         return -1;
     return 0;
 }
@@ -162,6 +166,13 @@ static json_t *memory_oracle(const struct control_opts *o)
                           "stale_pages", agent_field(reply, "stale"),
                           "found_by_writer", agent_field(reply, "found"));
     say("memory oracle: %s (%s)", rc == 0 && bad == 0 ? "pass" : "FAIL", reply);
+    if (rc != 0 || pages <= 0)
+        json_object_set_new(m, "reason", json_sprintf("the agent's check did not answer: %s", reply));
+    else if (bad)
+        json_object_set_new(m, "reason", json_sprintf("%lld bad pages (torn %lld, stale %lld, misplaced %lld, "
+                                                      "found by the writer %lld)", bad, agent_field(reply, "torn"),
+                                                      agent_field(reply, "stale"), agent_field(reply, "misplaced"),
+                                                      agent_field(reply, "found")));
     return m;
 }
 
@@ -206,9 +217,47 @@ static json_t *liveness_oracle(const struct control_opts *o, const char *status)
     bool advances = a == 0 && b == 0 && w2 > w1;
     say("liveness: source %s, destination %s, guest writes %lld -> %lld: %s", st_from, st_to, w1, w2,
         one && advances ? "pass" : "FAIL");
-    return json_pack("{s:b, s:s, s:s, s:s, s:I, s:I}", "pass", one && advances, "expected_on",
-                     moved ? "destination" : "source", "source_status", st_from, "destination_status", st_to,
-                     "writes_before", w1, "writes_after", w2);
+    json_t *l = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I}", "pass", one && advances, "expected_on",
+                          moved ? "destination" : "source", "source_status", st_from, "destination_status", st_to,
+                          "writes_before", w1, "writes_after", w2);
+    bool both = strcmp(st_from, "running") == 0 && strcmp(st_to, "running") == 0;
+    if (!(one && advances))
+        json_object_set_new(l, "reason", json_sprintf("%s (source %s, destination %s, guest writes %lld -> %lld)",
+                                                      both ? "two copies run" : !one ? "no copy runs where it should"
+                                                                                     : "the guest's writer does not advance",
+                                                      st_from, st_to, w1, w2));
+    return l;
+}
+
+/* QMP command on the source QEMU (cont / stop for the two-copies case); 0 if it answered. */
+static int on_source(const struct control_opts *o, const char *cmd)
+{
+    struct qmp q;
+    char err[256];
+    if (qmp_connect(&q, o->from_ip, o->qmp_port, 10, false, err, sizeof(err)))
+        return -1;
+    json_t *r = qmp_execute(&q, cmd, NULL, 10, err, sizeof(err));
+    qmp_close(&q);
+    json_decref(r);
+    return r ? 0 : -1;
+}
+
+/* --oracle-fault: after the migration and before the oracles, the wrong one of them must
+ * catch (their negative cases, through the real migration path). Recorded in the result. */
+static void oracle_fault(const struct control_opts *o, struct load *l, json_t *result)
+{
+    char reply[256] = "";
+    int rc;
+    if (strcmp(o->oracle_fault, "stale-page") == 0) {   /* page 7 as two generations ago */
+        rc = agent_call(o->vm_ip, o->agent_port, "mem corrupt 7 stale", reply, sizeof(reply), 30) ||
+             agent_call(o->vm_ip, o->agent_port, "mem resume", reply, sizeof(reply), 30);
+    } else if (strcmp(o->oracle_fault, "two-copies") == 0) {   /* the source resumed too */
+        rc = on_source(o, "cont");
+    } else {
+        rc = load_sabotage(l, o->oracle_fault);
+    }
+    say("oracle fault %s: %s", o->oracle_fault, rc ? "FAILED to do" : "done");
+    json_object_set_new(result, "oracle_fault", json_pack("{s:s, s:b}", "kind", o->oracle_fault, "done", rc == 0));
 }
 
 static bool runs_somewhere(json_t *live)
@@ -270,7 +319,11 @@ int main(int argc, char **argv)
         return control_fail("migration", err);
     }
     const char *status = json_string_value(json_object_get(result, "status"));
+    if (o.oracle_fault)
+        oracle_fault(&o, l, result);
     json_t *live = liveness_oracle(&o, status), *memory;
+    if (o.oracle_fault && strcmp(o.oracle_fault, "two-copies") == 0 && on_source(&o, "stop") == 0)
+        say("oracle fault two-copies: the source is stopped again");
     if (runs_somewhere(live)) {
         if (!load_wait_served(l, 1000, 60))
             say("the redis client got no reply for 60 s after the migration ended");

@@ -54,7 +54,14 @@ static void verdicts_name_their_reasons(void **state)
     assert_false(result_judge(wrong, "failed", false));
     assert_string_equal(json_string_value(json_array_get(json_object_get(wrong, "reasons"), 0)),
                         "status completed, expected failed");
-    json_decref(ok), json_decref(lost), json_decref(wrong);
+    /* an oracle's own reason is carried into the verdict */
+    json_t *why = run("completed", 1, 0, 1, 7000, 120);
+    json_object_set_new(json_object_get(json_object_get(why, "oracles"), "application"), "reason",
+                        json_string("1 lost keys, 0 wrong values"));
+    assert_false(result_judge(why, "completed", false));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(why, "reasons"), 0)),
+                        "application oracle failed: 1 lost keys, 0 wrong values");
+    json_decref(ok), json_decref(lost), json_decref(wrong), json_decref(why);
 }
 
 /* A run whose fault must lose the guest: the source gone, the destination's QEMU up but
