@@ -201,9 +201,10 @@ test-fuzz: $(B)/fuzz/fuzz_config $(B)/fuzz/fuzz_qmp
 	done
 
 # shellcheck (warnings and errors, following sourced files) on every script but image/'s:
-# those are inputs of the image cache key, checked when the images next change.
+# those are inputs of the image cache key, checked when the images next change (the
+# guest's, rootfs-guest/, are clean and checked).
 test-shellcheck:
-	@files=$$(git ls-files -- . ':!image' | while read -r f; do \
+	@files=$$( (git ls-files -- . ':!image'; git ls-files -- image/rootfs-guest) | while read -r f; do \
 	    case "$$f" in *.sh|.ci/run) echo "$$f" ;; \
 	    *) head -n 1 "$$f" 2>/dev/null | grep -qE '^#!/bin/(ba)?sh' && echo "$$f" ;; esac; done); \
 	  shellcheck -x -S warning $$files && echo "shellcheck: $$(echo $$files | wc -w) scripts clean"
