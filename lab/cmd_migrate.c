@@ -34,7 +34,7 @@ void usage_migrate(void)
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
            "                     [--granularity region|page]\n"
            "                     [--dst-ram pool|copy|promote] [--dst-wait on|off] [--promote-bandwidth BYTES_PER_S]\n"
-           "                     [--observe S] [--oracle-fault stale-page|lost-key|changed-value|\n"
+           "                     [--postcopy-preempt on|off] [--observe S] [--oracle-fault stale-page|lost-key|changed-value|\n"
            "                                                changed-digest|two-copies]\n"
            "Migrate the guest from the host it runs on (src or dst) to the other, driven by the\n"
            "control plane on backup; check the memory, application and liveness oracles; write\n"
@@ -67,7 +67,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
         { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'g' }, { "dst-ram", 1, 0, 'r' }, { "dst-wait", 1, 0, 'W' },
-        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "oracle-fault", 1, 0, 'Q' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "oracle-fault", 1, 0, 'Q' }, { "postcopy-preempt", 1, 0, 'P' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
                                 .postcopy_delay_ms = -1,
@@ -98,6 +98,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'B': o->promote_bandwidth = number("--promote-bandwidth", optarg, &bad); break;
         case 'O': o->observe_s = number("--observe", optarg, &bad); break;
         case 'Q': o->oracle_fault = optarg; break;
+        case 'P': o->postcopy_preempt = optarg; break;
         case 'h': usage_migrate(); exit(0);
         default: return -1;
         }
@@ -129,6 +130,10 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
     if (o->oracle_fault && !value_in(o->oracle_fault, "stale-page|lost-key|changed-value|changed-digest|two-copies")) {
         fprintf(stderr, "fmlab migrate: --oracle-fault must be stale-page, lost-key, changed-value, changed-digest "
                         "or two-copies, not '%s'\n", o->oracle_fault);
+        return -1;
+    }
+    if (o->postcopy_preempt && !value_in(o->postcopy_preempt, "on|off")) {
+        fprintf(stderr, "fmlab migrate: --postcopy-preempt must be on or off, not '%s'\n", o->postcopy_preempt);
         return -1;
     }
     if (!value_in(o->load, "redis|memory|idle")) {

@@ -171,6 +171,8 @@ static void control_args(struct run_ctx *c)
     }
     if (o->oracle_fault)
         arg_s(c, "--oracle-fault", o->oracle_fault);
+    if (o->postcopy_preempt && strcmp(o->postcopy_preempt, "off") == 0)
+        arg_s(c, "--no-postcopy-preempt", NULL);
     bool post = strcmp(o->mode, "postcopy") == 0;
     if (o->fault && strcmp(o->mode, "shm") == 0)   /* the controller places shm's fault points */
         arg_s(c, "--shm-fault", o->fault);
@@ -366,6 +368,9 @@ static void describe(struct run_ctx *c, json_t *r)
         if (strncmp(c->args[i], "--", 2) == 0 && strncmp(c->args[i + 1], "--", 2) != 0)
             json_object_set_new(params, c->args[i] + 2, json_string(c->args[i + 1]));
     }
+    if (strcmp(c->o->mode, "postcopy") == 0)
+        json_object_set_new(params, "postcopy-preempt",
+                            json_string(c->o->postcopy_preempt ? c->o->postcopy_preempt : "on"));
     json_object_set_new(params, "guest_mem", json_string(config_get(cfg, "GUEST_MEM")));
     json_object_set_new(params, "guest_vcpus", json_string(config_get(cfg, "GUEST_VCPUS")));
     json_object_set_new(params, "host_cpu", json_string(config_get(cfg, "HOST_CPU")));
