@@ -68,7 +68,8 @@ run() {
 # median FILTER NAME: the median over NAME's runs of jq FILTER (a number per run).
 median() {
     # shellcheck disable=SC2086
-    jq -s "map($1) | map(select(. != null)) | sort | if length == 0 then null else .[(length - 1) / 2 | floor] end" \
+    jq -s "map($1) | map(select(. != null)) | sort | if length == 0 then null
+           else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end" \
         ${runs[$2]:-/dev/null}
 }
 fmt() { [ "$1" = null ] && echo "-" || printf "%.${2:-0}f" "$1"; }

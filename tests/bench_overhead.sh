@@ -111,10 +111,16 @@ csv_row() {
         | map(if . == null then "" elif type == "number" then (. * 10 | round / 10 | tostring) else . end)
         | join(",")'
 }
-spread() {   # numbers on stdin: "median (min-max)"
-    sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } printf "%.1f (%.1f-%.1f)", v[int((NR + 1) / 2)], v[1], v[NR] }'
+# numbers on stdin: "median (min-max)"; the median of an even count is the mean of the
+# middle two (as fmlab plot computes it)
+spread() {
+    sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f (%.1f-%.1f)", m, v[1], v[NR] }'
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", v[int((NR + 1) / 2)]; else print "nan" }'; }
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit }
+        printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 csv="$work/overhead.csv"
 echo "workload,tracking,period_ms,repeat,baseline_ops,sync_ops,delta_pct,copy_ms,dirty_pages" >"$csv"
