@@ -303,11 +303,11 @@ fi
 # Every oracle fails through the real migration path, with its own reason: after a
 # precopy completes and before the oracles look, fmlab-control does one wrong
 # (--oracle-fault); the run must fail and its reasons name the oracle that caught it.
-while read -r kind pattern; do
+while read -r kind pattern <&3; do
     want_rc=1 migrate "oracle-neg-$kind" --mode precopy --load redis --oracle-fault "$kind"
     jqcheck "$result" "oracle-neg-$kind: the run fails, caught by: $pattern" \
         ".verdict == \"fail\" and .oracle_fault.done == true and any(.reasons[]; test(\"$pattern\"))"
-done <<'CASES'
+done 3<<'CASES'
 stale-page memory oracle failed: 1 bad pages
 lost-key application oracle failed: 1 lost keys
 changed-value application oracle failed: 0 lost keys, 1 wrong values

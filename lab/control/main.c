@@ -260,10 +260,14 @@ static void oracle_fault(const struct control_opts *o, struct load *l, json_t *r
     json_object_set_new(result, "oracle_fault", json_pack("{s:s, s:b}", "kind", o->oracle_fault, "done", rc == 0));
 }
 
+/* A QEMU runs the guest and its agent answered (a postcopy destination whose source died
+ * says running, but its guest is frozen on pages that never come: not worth minutes of
+ * oracle timeouts). */
 static bool runs_somewhere(json_t *live)
 {
-    return strcmp(json_string_value(json_object_get(live, "source_status")) ?: "", "running") == 0 ||
-           strcmp(json_string_value(json_object_get(live, "destination_status")) ?: "", "running") == 0;
+    bool running = strcmp(json_string_value(json_object_get(live, "source_status")) ?: "", "running") == 0 ||
+                   strcmp(json_string_value(json_object_get(live, "destination_status")) ?: "", "running") == 0;
+    return running && json_integer_value(json_object_get(live, "writes_after")) >= 0;
 }
 
 int control_fail(const char *what, const char *err)
