@@ -333,8 +333,8 @@ int main(int argc, char **argv)
             say("the redis client got no reply for 60 s after the migration ended");
         memory = memory_oracle(&o);
     } else {   /* the guest is lost: say so rather than wait on every timeout */
-        say("no copy of the guest runs: the memory and application oracles cannot pass");
-        memory = json_pack("{s:b, s:s}", "pass", 0, "error", "no copy of the guest runs");
+        say("the guest answers nowhere (no copy runs, or its agent is silent): the memory and application oracles cannot pass");
+        memory = json_pack("{s:b, s:s}", "pass", 0, "error", "the guest answers nowhere");
     }
     load_stop(l);
     json_t *app = load_finish(l, &client);
