@@ -9,19 +9,24 @@
 #   4. precopy, guest dirtying MEM_LOAD_MIB faster than an 8 MiB/s link -> not-converged
 #                                        (cancelled at the timeout),
 #                                        guest still running on its source, oracles pass
-#   5. precopy, destination QEMU killed mid-migration -> failed, guest on its source
+#   5. postcopy, source killed once the destination runs -> the guest is lost, as
+#      expected (the run passes for it); fmlab up --guest-only brings it back
+#      precopy, destination QEMU killed mid-migration -> failed, guest on its source
 #      then the guest's QEMU killed: the next case restores the lab's snapshot (a reset,
 #      not a reboot) and a precopy right after the restore passes every oracle
 #   6. shm (HOST_QEMU=fmsync): redis guest through the CXL pool, each destination RAM
 #      mode (pool, promote, copy) in both directions, fmsync and stock dirty tracking
 #      -> completed, oracles pass, RAM not on the network, RAM where the mode says
+#      fmsync at 4 KiB pages (the default) and at 2 MiB regions while the guest runs;
 #      shm faults: destination killed while it loads, the image corrupted (header byte,
 #      device state byte) before the load -> failed, source resumed, nothing lost;
-#      source killed while it writes through -> the image is refused, the guest is lost
-#      and fmlab up --guest-only brings it back
+#      source killed while it writes through -> the image is refused, the guest is lost,
+#      as expected, and fmlab up --guest-only brings it back
 #   7. shm again on a lab whose hosts boot Debian's stock kernel (no KVM_CAP_FMSYNC):
 #      auto tracking falls back to KVM's dirty log; the lab is left down afterwards
-# and that the memory oracle really catches a stale page in the running guest.
+# and that each oracle can fail: the memory oracle catches a stale page in the running
+# guest, also one the writer rewrote before the check; after a precopy, --oracle-fault
+# makes each oracle fail with its own reason (oracle-neg-*).
 # CASES=REGEX (make test-migration CASES=shm-image) runs only the cases whose names match.
 set -u
 fmlab=$1
