@@ -326,8 +326,6 @@ int load_sabotage(struct load *l, const char *how)
     else if (k < l->next && strcmp(how, "changed-value") == 0)
         r = redisCommand(c, "SET mig:%llu %s", (unsigned long long)k, "changed");
     int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
-    say("oracle fault %s: %s", how, rc ? "could not be done" : strcmp(how, "changed-digest") == 0 ? "pre:0 changed"
-                                                                                                   : "done on the first acked key");
     if (r)
         freeReplyObject(r);
     redisFree(c);
