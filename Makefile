@@ -87,6 +87,12 @@ $(B)/tests/test_ycsb_memcached: tests/unit/test_ycsb_memcached.c lab/control/ycs
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilab/control -pthread -o $@ $(filter %.c,$^) -ljansson -lhiredis -lcmocka -lm
 
+# the migration matrix: a framework and one table of cases (tests/migration)
+MIGRATION_TEST := $(B)/fmlab-test-migration
+$(MIGRATION_TEST): $(wildcard tests/migration/*.c tests/migration/*.h) $(B)/libfmlab.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/migration -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
 $(B)/tests/%: tests/unit/%.c $(B)/libfmlab.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -235,8 +241,8 @@ test-lab-stress: $(FMLAB) image host-image host-kernel host-qemu
 # non-convergence, a killed destination, shm with each destination RAM mode (pool,
 # promote, copy) both ways and its faults, then shm on a lab booted with the stock
 # kernel; all oracles asserted. CASES=REGEX runs only the matching cases.
-test-migration: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
-	CASES="$(CASES)" tests/migration.sh $(FMLAB)
+test-migration: $(FMLAB) $(CONTROL) $(MIGRATION_TEST) image host-image host-kernel host-qemu
+	CASES="$(CASES)" CASE="$(CASE)" $(MIGRATION_TEST) $(FMLAB)
 
 BENCH_REPEAT ?= 5
 bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu

@@ -23,6 +23,8 @@ int cmd_ssh(int argc, char **argv);
 void usage_ssh(void);
 int cmd_migrate(int argc, char **argv);
 void usage_migrate(void);
+int cmd_agent(int argc, char **argv);
+void usage_agent(void);
 int cmd_ycsb(int argc, char **argv);
 void usage_ycsb(void);
 int cmd_plot(int argc, char **argv);

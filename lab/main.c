@@ -19,6 +19,7 @@ static const struct fmlab_command commands[] = {
     { "snapshot", "save, list, check or remove whole labs (fmlab up --from NAME)", cmd_snapshot, usage_snapshot },
     { "migrate", "migrate the guest src<->dst and check the oracles", cmd_migrate, usage_migrate },
     { "ycsb", "YCSB workloads a-f from backup against the guest's redis", cmd_ycsb, usage_ycsb },
+    { "agent", "send requests to the guest's oracle agent (from backup)", cmd_agent, usage_agent },
     { "plot", "draw the figures (gnuplot PNG + CSV) of bench and ycsb results", cmd_plot, usage_plot },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

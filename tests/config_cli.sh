@@ -6,9 +6,8 @@ set -u
 fmlab=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail=0
-ok()    { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fail=1; }
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 
 sed -e 's/^SRC_IP=/SRC_PI=/' -e 's/^VM_IP=.*/VM_IP=10.10.1.300/' config.txt >"$tmp/bad.txt"
 echo "MIGRATION_PORT=4445" >>"$tmp/bad.txt"

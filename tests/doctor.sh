@@ -5,9 +5,8 @@
 # a kernel, netns/tun work, and it leaves no namespace behind. A broken config is a FAIL.
 set -u
 fmlab=$1
-fail=0
-ok()    { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fail=1; }
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 before=$(ls -d /tmp/fmlab-doctor-* 2>/dev/null)
 out=$($fmlab doctor 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'

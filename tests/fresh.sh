@@ -20,9 +20,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 mirror=$("$repo/image/mirror.sh")
 root=$(mktemp -d /var/tmp/fmlab-fresh.XXXXXX)
-fail=0
-ok()    { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fail=1; }
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 cleanup() { umount_chroot "$root/root"; rm -rf --one-file-system "$root"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -23,9 +23,9 @@ state=$($fmlab config get STATE_DIR)
 key="$($fmlab config get CACHE_DIR)/keys/lab_ed25519"
 cg="$(findmnt -n -t cgroup2 -o TARGET | head -n1)/fmlab"
 log=$(mktemp /tmp/fmlab-kill.XXXXXX)
-fail=0 total_left=0
-ok()    { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fail=1; }
+total_left=0
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 trap 'rm -f "$log"' EXIT
 
 # What of the lab is left at L0, as words ("" when nothing).

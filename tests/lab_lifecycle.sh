@@ -21,7 +21,6 @@
 set -u
 fmlab=$1
 state=$($fmlab config get STATE_DIR)
-fail=0
 cycles=${LAB_CYCLES:-1} hogs=${LAB_HOG:-1} hog_s=${LAB_HOG_S:-3600}
 hog_pids=
 stop_hogs() { for p in $hog_pids; do kill "$p" 2>/dev/null; done; hog_pids=; }
@@ -32,8 +31,8 @@ for i in $(seq "$hogs"); do
     hog_pids="$hog_pids $!"
 done
 [ "$hogs" -gt 0 ] && echo "# $hogs CPU hog(s) on L0 beside the lab (pids$hog_pids, at most $hog_s s)"
-ok()    { echo "ok - $*"; }
-notok() { echo "not ok - $*"; fail=1; }
+# shellcheck source=tests/tap.sh
+. "$(dirname "$0")/tap.sh"
 check() { desc=$1; shift; if "$@" >/dev/null 2>&1; then ok "$desc"; else notok "$desc"; fi; }
 on()    { host=$1; shift; $fmlab exec "$host" -- "$@"; }
 

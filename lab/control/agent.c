@@ -5,6 +5,7 @@
  */
 #include "control.h"
 #include "sock.h"
+#include "values.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -64,4 +65,29 @@ long long agent_field(const char *reply, const char *key)
             return strtoll(p + klen + 1, NULL, 10);
     }
     return -1;
+}
+
+/* `fmlab-control agent IP PORT REQUEST...`: each request to the agent in turn, its reply
+ * printed ("sleep N" waits N seconds instead). 1 if a request got no reply. */
+int agent_main(int argc, char **argv)
+{
+    char reply[512];
+    uint16_t port;
+    uint32_t addr;
+
+    if (argc < 4 || !parse_ipv4(argv[1], &addr) || !parse_port(argv[2], &port)) {
+        fprintf(stderr, "usage: fmlab-control agent IP PORT REQUEST...\n");
+        return 2;
+    }
+    for (int i = 3; i < argc; i++) {
+        if (strncmp(argv[i], "sleep ", 6) == 0) {
+            sleep((unsigned)atoi(argv[i] + 6));
+            continue;
+        }
+        int rc = agent_call(argv[1], port, argv[i], reply, sizeof(reply), 60);
+        printf("%s\n", reply);
+        if (rc != 0)
+            return 1;
+    }
+    return 0;
 }

@@ -50,6 +50,8 @@ struct control_opts {
 
 /* `fmlab-control ycsb ...` (ycsb.c): YCSB's core workloads against the guest's redis. */
 int ycsb_main(int argc, char **argv);
+/* `fmlab-control agent IP PORT REQUEST...` (agent.c): requests to the guest's agent. */
+int agent_main(int argc, char **argv);
 /* `fmlab-control shm-sync ...` (sync.c): the shm sync alone for a while, then cancelled. */
 int sync_main(int argc, char **argv);
 /* One sample of a running shm sync (query-shm-migrate's answer) at now - t0 ms. */

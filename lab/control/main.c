@@ -290,6 +290,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && strcmp(argv[1], "ycsb") == 0)
         return ycsb_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "agent") == 0)
+        return agent_main(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "shm-sync") == 0)
         return sync_main(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "migrate") != 0 || parse(argc - 1, argv + 1, &o) != 0) {

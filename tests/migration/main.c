@@ -1,0 +1,91 @@
+/*
+ * main.c: `make test-migration`: the rows of the case table (cases.c) that CASES (or
+ * CASE) selects, a POSIX extended regex matched against each name (all when empty),
+ * in order, on the lab (framework.c). TAP out: one line per assertion, "# SKIP" for a
+ * case the lab's build cannot run, the plan at the end; exit 1 if any assertion failed.
+ *
+ *   fmlab-test-migration FMLAB
+ */
+#include "cases.h"
+#include "clock.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* Why the lab cannot run c, or NULL. */
+static const char *cannot_run(struct lab *l, const struct mcase *c)
+{
+    char qemu[32] = "", kernel[32] = "";
+    if ((c->needs & NEEDS_SHM_QEMU) && (!lab_config(l, "HOST_QEMU", qemu, sizeof(qemu)) || strcmp(qemu, "fmsync") != 0))
+        return "HOST_QEMU is not fmsync: the hosts run Debian's QEMU, which has no shm migration";
+    if ((c->needs & NEEDS_FMSYNC_KERNEL) &&
+        (!lab_config(l, "HOST_KERNEL", kernel, sizeof(kernel)) || strcmp(kernel, "fmsync") != 0))
+        return "HOST_KERNEL is not fmsync: the lab already runs a stock kernel";
+    return NULL;
+}
+
+static bool make_logs_dir(struct lab *l)
+{
+    char results[PATH_MAX / 2], stamp[32];
+    time_t now = time(NULL);
+    if (!lab_config(l, "RESULTS_DIR", results, sizeof(results)))
+        return false;
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
+    mkdir(results, 0755);
+    snprintf(l->logs, sizeof(l->logs), "%s/test-migration-%s", results, stamp);
+    return mkdir(l->logs, 0755) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct lab l = { 0 };
+    regex_t select;
+    const char *pattern = getenv("CASES");
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: fmlab-test-migration FMLAB   (CASES=REGEX selects cases by name)\n");
+        return 2;
+    }
+    l.fmlab = argv[1];
+    if (!pattern || !*pattern)
+        pattern = getenv("CASE");
+    if (pattern && *pattern && regcomp(&select, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        fprintf(stderr, "test-migration: CASES='%s' is not an extended regular expression\n", pattern);
+        return 2;
+    }
+    if (!make_logs_dir(&l)) {
+        fprintf(stderr, "test-migration: cannot make the logs folder under RESULTS_DIR (%s)\n", l.fmlab);
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    note("test-migration: case logs in %s", l.logs);
+    double t0 = mono_s();
+    int selected = 0;
+    for (size_t i = 0; i < migration_case_count; i++) {
+        const struct mcase *c = &migration_cases[i];
+        if (pattern && *pattern && regexec(&select, c->name, 0, NULL, 0) != 0)
+            continue;
+        selected++;
+        const char *why = cannot_run(&l, c);
+        if (why) {
+            printf("ok - %s # SKIP %s\n", c->name, why);
+            l.assertions++;
+            continue;
+        }
+        double c0 = mono_s();
+        case_run(&l, c);
+        note("%s: %.0f s", c->name, mono_s() - c0);
+    }
+    if (pattern && *pattern)
+        regfree(&select);
+    if (!selected)
+        tap(&l, false, "CASES='%s' selects no case", pattern);
+    printf("1..%d\n", l.assertions);
+    note("test-migration: %d cases, %d assertions, %d failed, %.0f s", selected, l.assertions, l.failures,
+         mono_s() - t0);
+    return l.failures ? 1 : 0;
+}
