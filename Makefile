@@ -52,7 +52,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
-.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-shellcheck test-config \
+.PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-shellcheck test-config test-migration-selftest \
         test-doctor test-boot test-lab test-repro test-migration bench bench-overhead clean
 
 all: $(FMLAB) $(CONTROL)
@@ -172,7 +172,7 @@ lab-down: $(FMLAB)
 	$(FMLAB) down
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-unit-san test-fuzz test-shellcheck test-config test-fresh test-doctor test-boot test-lab test-lab-kill
+	@$(MAKE) --no-print-directory test-unit test-unit-san test-fuzz test-shellcheck test-migration-selftest test-config test-fresh test-doctor test-boot test-lab test-lab-kill
 
 test-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -214,6 +214,10 @@ test-shellcheck:
 	    case "$$f" in *.sh|.ci/run) echo "$$f" ;; \
 	    *) head -n 1 "$$f" 2>/dev/null | grep -qE '^#!/bin/(ba)?sh' && echo "$$f" ;; esac; done); \
 	  shellcheck -x -S warning $$files && echo "shellcheck: $$(echo $$files | wc -w) scripts clean"
+
+# the case table's checks can fail: the matrix against a stand-in fmlab, no lab
+test-migration-selftest: $(MIGRATION_TEST)
+	tests/migration/selftest.sh $(MIGRATION_TEST)
 
 test-config: $(FMLAB)
 	tests/config_cli.sh $(FMLAB)

@@ -36,8 +36,13 @@ static bool make_logs_dir(struct lab *l)
         return false;
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
     mkdir(results, 0755);
-    snprintf(l->logs, sizeof(l->logs), "%s/test-migration-%s", results, stamp);
-    return mkdir(l->logs, 0755) == 0;
+    for (int n = 1; n < 100; n++) {   /* two runs in one second: -2, -3, ... */
+        snprintf(l->logs, sizeof(l->logs), n == 1 ? "%s/test-migration-%s" : "%s/test-migration-%s-%d", results,
+                 stamp, n);
+        if (mkdir(l->logs, 0755) == 0)
+            return true;
+    }
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -58,7 +63,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!make_logs_dir(&l)) {
-        fprintf(stderr, "test-migration: cannot make the logs folder under RESULTS_DIR (%s)\n", l.fmlab);
+        fprintf(stderr, "test-migration: cannot make a folder for the case logs under RESULTS_DIR\n");
         return 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
