@@ -113,12 +113,14 @@ int cmd_status(int argc, char **argv)
         json_array_append_new(hosts, h);
     }
     json_t *guest = running ? guest_json(&cfg) : json_pack("{s:s, s:s}", "name", "vm", "state", "not running");
-    char restored_from[128] = "";
-    if (running)
+    char restored_from[128] = "", net_mode[32] = "";
+    if (running) {
         lab_state_value(&cfg, "restored_from", restored_from, sizeof(restored_from));
-    json_t *all = json_pack("{s:o, s:o, s:b, s:s, s:s}", "hosts", hosts, "guest", guest, "pool_present",
+        lab_state_value(&cfg, "net_mode", net_mode, sizeof(net_mode));
+    }
+    json_t *all = json_pack("{s:o, s:o, s:b, s:s, s:s, s:s}", "hosts", hosts, "guest", guest, "pool_present",
                             access(LAB_POOL_PATH, F_OK) == 0, "state_dir", config_get(&cfg, "STATE_DIR"),
-                            "restored_from", restored_from);
+                            "restored_from", restored_from, "net_mode", net_mode);
     if (as_json) {
         json_dumpf(all, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -138,6 +140,8 @@ int cmd_status(int argc, char **argv)
         printf("%-7s %-8s %-8s %-9s %-11s %-8s %-24s %s\n", "vm", json_string_value(json_object_get(guest, "state")),
                "-", "-", config_get(&cfg, "VM_IP"), "-", "in src", "src:" GUEST_CONSOLE_LOG);
         printf("%d of %d hosts running%s\n", running, LAB_N_HOSTS, running ? "" : " (fmlab up starts them)");
+        if (net_mode[0])
+            printf("the guest's network in src and dst: NET_MODE=%s\n", net_mode);
         if (restored_from[0])
             printf("restored from snapshot '%s'\n", restored_from);
         printf("\nsnapshots (fmlab snapshot list):\n");

@@ -438,17 +438,11 @@ static void print_summary(const struct config *cfg, double secs)
 static int bring_up(const struct config *cfg, bool with_guest, char *err, size_t errlen)
 {
     const char *accel = choose_accel(cfg);
-    char path[PATH_MAX];
 
     printf("[lab] hosts run under %s%s%s; L0's TSC runs at %lu kHz (tsc_early_khz)\n", accel,
            strcmp(accel, "tcg") ? "" : " with -cpu ", strcmp(accel, "tcg") ? "" : config_get(cfg, "HOST_CPU"),
            l0_tsc_khz());
-    lab_path(cfg, "lab.state", path, sizeof(path));
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "accel=%s\nstarted=%ld\n", accel, (long)time(NULL));
-        fclose(f);
-    }
+    lab_state_write(cfg, accel, NULL);
     if (network_up(cfg, err, errlen) || storage_up(cfg, err, errlen))
         return -1;
     int failed = boot_hosts(cfg, accel);

@@ -10,6 +10,8 @@
 #include "config.h"
 
 #define GUEST_PIDFILE "/run/fmlab-vm.pid"
+/* NET_MODE=ovs: the guest's tap in its host (QEMU makes it, fmlab-ovs-ifup moves it into vmnet) */
+#define GUEST_TAP "fmvm0"
 #define GUEST_CONSOLE_LOG "/var/log/fmlab-vm-console.log"
 /* The guest QEMU's stderr (-D keeps it open after -daemonize): its errors and exit reason */
 #define GUEST_QEMU_LOG "/var/log/fmlab-vm-qemu.log"

@@ -53,7 +53,7 @@ void host_append(const struct config *cfg, const struct lab_host *h, char *out, 
              "console=ttyS0 root=%s rw net.ifnames=0 systemd.hostname=%s fmlab.net=%s/%s fmlab.vmnet=%s%s "
              "fmlab.hosts=src=%s,dst=%s,backup=%s,vm=%s,l0=%s",
              fmsync ? "/dev/vda" : "LABEL=fmlab-host", h->name, config_get(cfg, h->ip_key), config_get(cfg, "LAB_NET_PREFIX"),
-             h->guest_disk ? "bridge" : "route:", h->guest_disk ? "" : config_get(cfg, "VM_IP"),
+             h->guest_disk ? config_get(cfg, "NET_MODE") : "route:", h->guest_disk ? "" : config_get(cfg, "VM_IP"),
              config_get(cfg, "SRC_IP"), config_get(cfg, "DST_IP"), config_get(cfg, "BACKUP_IP"),
              config_get(cfg, "VM_IP"), config_get(cfg, "L0_IP"));
     /* Every host the same TSC rate, L0's (see tsc.c): migrations keep the guest's clock */
@@ -203,8 +203,9 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
     /* fmlab-hostnet addresses eth0 and sets up eth1 (src, dst: br0 in netns vmnet; backup:
      * the route to the guest) before the console's getty starts: wait for it, bounded */
     char vmnet_check[256];
-    if (h->guest_disk)
-        snprintf(vmnet_check, sizeof(vmnet_check), "ip -n vmnet -o link show eth1 | grep -q 'master br0'");
+    if (h->guest_disk)   /* a port of br0: the Linux bridge's, or Open vSwitch's datapath */
+        snprintf(vmnet_check, sizeof(vmnet_check), "ip -n vmnet -o link show eth1 | grep -q 'master %s'",
+                 strcmp(config_get(cfg, "NET_MODE"), "ovs") == 0 ? "ovs-system" : "br0");
     else
         snprintf(vmnet_check, sizeof(vmnet_check), "ip route show dev eth1 | grep -q '^%s '", config_get(cfg, "VM_IP"));
     snprintf(cmd, sizeof(cmd), "ready() { ip -4 -o addr show eth0 | grep -q ' %s/' && %s; }; i=0; "

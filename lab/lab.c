@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,6 +75,19 @@ int lab_lock(const struct config *cfg, char *err, size_t errlen)
     if (ftruncate(fd, 0) == 0)
         dprintf(fd, "%d\n", (int)getpid());
     return fd;
+}
+
+void lab_state_write(const struct config *cfg, const char *accel, const char *restored_from)
+{
+    char path[PATH_MAX];
+    lab_path(cfg, "lab.state", path, sizeof(path));
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "accel=%s\nstarted=%ld\nnet_mode=%s\n", accel, (long)time(NULL), config_get(cfg, "NET_MODE"));
+        if (restored_from)
+            fprintf(f, "restored_from=%s\n", restored_from);
+        fclose(f);
+    }
 }
 
 void lab_state_value(const struct config *cfg, const char *key, char *out, size_t len)

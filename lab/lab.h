@@ -34,6 +34,9 @@ void lab_path(const struct config *cfg, const char *name, char *out, size_t len)
  * err naming the holder. */
 int lab_lock(const struct config *cfg, char *err, size_t errlen);
 /* KEY's value in STATE_DIR/lab.state (accel=, started=, restored_from=), "" if absent. */
+/* STATE_DIR/lab.state for the lab coming up: its accelerator, start time, NET_MODE and
+ * the snapshot it is restored from (NULL: booted). */
+void lab_state_write(const struct config *cfg, const char *accel, const char *restored_from);
 void lab_state_value(const struct config *cfg, const char *key, char *out, size_t len);
 /* The kernel the guest boots (GUEST_KERNEL=lab: the lab's bzImage, no initrd), at L0. */
 void lab_guest_kernel(const struct config *cfg, char *out, size_t len);

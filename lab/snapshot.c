@@ -688,17 +688,6 @@ static int start_incoming(const struct config *cfg, const char *accel, struct la
     return 0;
 }
 
-static void write_lab_state(const struct config *cfg, const char *accel, const char *name)
-{
-    char path[PATH_MAX];
-    lab_path(cfg, "lab.state", path, sizeof(path));
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "accel=%s\nstarted=%ld\nrestored_from=%s\n", accel, (long)time(NULL), name);
-        fclose(f);
-    }
-}
-
 int snapshot_restore(const struct config *cfg, const char *name, const struct snapshot_info *info,
                      char *err, size_t errlen)
 {
@@ -707,7 +696,7 @@ int snapshot_restore(const struct config *cfg, const char *name, const struct sn
     double t0 = mono_s();
 
     snapshot_dir(cfg, name, dir, sizeof(dir));
-    write_lab_state(cfg, info->accel, name);
+    lab_state_write(cfg, info->accel, name);
     if (copy_files(cfg, dir, false, err, errlen))
         return -1;
     double t1 = mono_s();

@@ -120,7 +120,7 @@ static void net_mode_not_built_is_refused(void **state)
     (void)state;
     expect_one_error("NET_MODE=ovs-dpdk\n",
                      "config.txt:23: NET_MODE: ovs-dpdk is not built yet: the hosts attach the guest through a "
-                     "Linux bridge only (NET_MODE=bridge)");
+                     "Linux bridge or Open vSwitch's kernel datapath only (NET_MODE=bridge|ovs)");
 }
 
 static void missing_required_key(void **state)

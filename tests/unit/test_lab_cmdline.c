@@ -98,6 +98,29 @@ static void guest_qemu_command(void **state)
     argv_free(argv);
 }
 
+/* NET_MODE=ovs: src and dst set up Open vSwitch's br0 (fmlab.vmnet=ovs), backup keeps its
+ * route, and the guest's tap is one QEMU makes and fmlab-ovs-ifup moves into vmnet. */
+static void net_mode_ovs(void **state)
+{
+    (void)state;
+    struct config ovs;
+    char out[2048], *env[] = { "FMLAB_NET_MODE=ovs", NULL };
+    assert_int_equal(config_parse(&ovs, "t.txt", "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\n"
+        "SRC_IP=10.10.1.1\nDST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
+        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
+        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
+        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n", env), 0);
+    host_append(&ovs, lab_find_host("src"), out, sizeof(out));
+    assert_non_null(strstr(out, "fmlab.vmnet=ovs "));
+    host_append(&ovs, lab_find_host("backup"), out, sizeof(out));
+    assert_non_null(strstr(out, "fmlab.vmnet=route:10.10.1.100 "));
+    char **argv = guest_argv(&ovs, "10.10.1.1", true);
+    assert_string_equal(after(argv, "-netdev"), "tap,id=n0,ifname=fmvm0,script=/usr/local/sbin/fmlab-ovs-ifup,"
+                                                "downscript=/usr/local/sbin/fmlab-ovs-ifdown");
+    argv_free(argv);
+    config_free(&ovs);
+}
+
 /* The line that crosses ssh gives the remote shell exactly the argv: each word is read
  * back through a real sh. */
 static void guest_command_line_is_the_argv(void **state)
@@ -148,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(host_kernel_command_line),
         cmocka_unit_test(host_kernel_command_line_debian),
+        cmocka_unit_test(net_mode_ovs),
         cmocka_unit_test(guest_qemu_command),
         cmocka_unit_test(guest_command_line_is_the_argv),
         cmocka_unit_test(guest_qemu_command_debian_kernel),
