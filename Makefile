@@ -19,6 +19,7 @@
 #   make test-migration  the migration matrix (precopy, postcopy, non-convergence,
 #                    dst-kill, shm destination modes pool/promote/copy both ways, shm
 #                    faults, shm on a stock-kernel lab) on the lab, every oracle asserted
+#   make bench-net   iperf3 and ping from the guest per NET_MODE and backend (the tutorial's table)
 #   make bench       the study's numbers on the lab: precopy vs postcopy vs shm copy /
 #                    promote / pool (median, min, max of BENCH_REPEAT=5), shm downtime in
 #                    its parts, shm per-period copy times at 500/100 ms, fmsync vs stock
@@ -53,7 +54,7 @@ DEPS := $(shell grep -v '^\#' deps.txt)
 
 PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
 .PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-shellcheck test-config test-migration-selftest \
-        test-doctor test-boot test-lab test-repro test-migration bench bench-overhead clean
+        test-doctor test-boot test-lab test-repro test-migration bench bench-overhead bench-net clean
 
 all: $(FMLAB) $(CONTROL)
 
@@ -256,6 +257,12 @@ bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 # installs everything from nothing, the runner and unit tests build and pass (~2 min).
 test-fresh:
 	tests/fresh.sh
+
+# The tutorial's network table: iperf3 and ping from the guest to its host and to backup,
+# for each NET_MODE (BENCH_NET_MODES) and virtio-net backend (BENCH_NET_VHOST); the lab
+# is left down (tests/bench_net.sh).
+bench-net: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+	tests/bench_net.sh $(FMLAB)
 
 # The write-through overhead sweep: YCSB throughput with no sync and with the shm sync
 # every OVERHEAD_PERIODS_MS, fmsync vs stock tracking (tests/bench_overhead.sh).

@@ -24,7 +24,7 @@ kernel_pkg=linux-image-amd64
 [ "$KERNEL_VER" = auto ] || kernel_pkg=linux-image-$KERNEL_VER
 common_pkgs="systemd,systemd-sysv,udev,kmod,iproute2,procps,util-linux,openssh-server,initramfs-tools,zstd,$kernel_pkg"
 case "$kind" in
-    guest) pkgs="$common_pkgs,redis-server,redis-tools,memcached"
+    guest) pkgs="$common_pkgs,redis-server,redis-tools,memcached,iperf3,iputils-ping"
            hostname=fmlab-vm ;;
     host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,socat,redis-tools,tcpdump,iperf3,expect,openssh-client,pmdk-tools,iputils-ping"
            hostname=fmlab-host ;;

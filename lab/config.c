@@ -66,6 +66,7 @@ static const struct config_key schema[] = {
     { "GUEST_KERNEL", CT_ENUM, "lab", "lab|debian", NULL },
     { "GUEST_INIT", CT_ENUM, "minimal", "minimal|systemd", NULL },
     { "NET_MODE", CT_ENUM, "bridge", "bridge|ovs|ovs-dpdk", NULL },
+    { "NET_VHOST", CT_ENUM, "off", "on|off", NULL },
     { "LAB_NET_PREFIX", CT_UINT, "24", NULL, NULL },
     { "L0_IP", CT_IPV4, "10.10.1.254", NULL, NULL },
     { "VM_QMP_PORT", CT_PORT, "4445", NULL, NULL },

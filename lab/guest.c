@@ -60,11 +60,12 @@ char **guest_argv(const struct config *cfg, const char *host_ip, bool incoming)
     argv_add(&b, "-drive");
     argv_add(&b, "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off");
     argv_add(&b, "-device"), argv_add(&b, "virtio-blk-pci,drive=disk0");
+    argv_add(&b, "-netdev");
     if (strcmp(config_get(cfg, "NET_MODE"), "ovs") == 0)   /* the tap moved into vmnet, a port of OVS's br0 */
-        argv_add(&b, "-netdev"), argv_add(&b, "tap,id=n0,ifname=" GUEST_TAP ",script=/usr/local/sbin/fmlab-ovs-ifup,"
-                                              "downscript=/usr/local/sbin/fmlab-ovs-ifdown");
-    else
-        argv_add(&b, "-netdev"), argv_add(&b, "bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper");
+        argv_add(&b, "tap,id=n0,ifname=" GUEST_TAP ",script=/usr/local/sbin/fmlab-ovs-ifup,"
+                     "downscript=/usr/local/sbin/fmlab-ovs-ifdown,vhost=%s", config_get(cfg, "NET_VHOST"));
+    else   /* a tap the helper makes in vmnet and adds to its Linux bridge */
+        argv_add(&b, "tap,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper,vhost=%s", config_get(cfg, "NET_VHOST"));
     argv_add(&b, "-device"), argv_add(&b, "virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64");
     argv_add(&b, "-chardev");
     argv_add(&b, "socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s", host_ip,

@@ -93,7 +93,7 @@ static void guest_qemu_command(void **state)
     assert_non_null(strstr(after(argv, "-chardev"), "host=10.10.1.1,port=4446,server=on,wait=off"));
     /* the guest's tap is made inside the host's netns vmnet: the guest never shares a
      * network with its host's QMP and console sockets */
-    assert_string_equal(after(argv, "-netdev"), "bridge,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper");
+    assert_string_equal(after(argv, "-netdev"), "tap,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper,vhost=off");
     assert_null(after(argv, "-incoming"));
     argv_free(argv);
 }
@@ -104,7 +104,7 @@ static void net_mode_ovs(void **state)
 {
     (void)state;
     struct config ovs;
-    char out[2048], *env[] = { "FMLAB_NET_MODE=ovs", NULL };
+    char out[2048], *env[] = { "FMLAB_NET_MODE=ovs", "FMLAB_NET_VHOST=on", NULL };
     assert_int_equal(config_parse(&ovs, "t.txt", "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\n"
         "SRC_IP=10.10.1.1\nDST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
         "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
@@ -116,7 +116,7 @@ static void net_mode_ovs(void **state)
     assert_non_null(strstr(out, "fmlab.vmnet=route:10.10.1.100 "));
     char **argv = guest_argv(&ovs, "10.10.1.1", true);
     assert_string_equal(after(argv, "-netdev"), "tap,id=n0,ifname=fmvm0,script=/usr/local/sbin/fmlab-ovs-ifup,"
-                                                "downscript=/usr/local/sbin/fmlab-ovs-ifdown");
+                                                "downscript=/usr/local/sbin/fmlab-ovs-ifdown,vhost=on");
     argv_free(argv);
     config_free(&ovs);
 }

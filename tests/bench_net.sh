@@ -1,0 +1,95 @@
+#!/bin/bash
+# tests/bench_net.sh FMLAB: `make bench-net`, the tutorial's network table on this lab.
+#
+# For each NET_MODE in BENCH_NET_MODES (default "bridge ovs") and each virtio-net backend
+# in BENCH_NET_VHOST (default "off on": QEMU's own virtio-net, the host kernel's
+# vhost-net), the lab comes up with that setting (FMLAB_NET_MODE, FMLAB_NET_VHOST: a boot
+# the first time, a restore of its own snapshot after) and, as the tutorial did:
+#   iperf3 from the guest, BENCH_NET_STREAMS parallel streams (default 30, -P 30 as the
+#   tutorial) for BENCH_NET_SECONDS (default 10), to
+#     its host: a server in the host's guests' namespace (vmnet), on an address
+#       (BENCH_NET_PROBE_IP, default 10.10.1.201) given to br0 there only for the run:
+#       the guest's own path to its host (tap, bridge, the host kernel), while the lab's
+#       guest otherwise has no address of its host to reach;
+#     another host: backup, across the lab's guests' network (the tutorial's "LAN");
+#   ping, 10 packets 0.2 s apart, to the same two: rtt min/avg/max/mdev.
+# Prints a markdown table beside the tutorial's numbers and writes it to
+# RESULTS_DIR/bench-net-<time>.md. The lab is left down. Exits 1 if a measurement failed.
+set -u
+fmlab=$1
+modes=${BENCH_NET_MODES:-bridge ovs}
+vhosts=${BENCH_NET_VHOST:-off on}
+streams=${BENCH_NET_STREAMS:-30} seconds=${BENCH_NET_SECONDS:-10}
+probe=${BENCH_NET_PROBE_IP:-10.10.1.201}
+for v in "$streams" "$seconds"; do
+    [[ $v =~ ^[1-9][0-9]{0,2}$ ]] || { echo "bench-net: '$v' is not a count of streams or seconds (1-999)" >&2; exit 2; }
+done
+[[ $probe =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || { echo "bench-net: BENCH_NET_PROBE_IP '$probe' is not an IPv4 address" >&2; exit 2; }
+backup_ip=$($fmlab config get BACKUP_IP) prefix=$($fmlab config get LAB_NET_PREFIX)
+results_dir=$($fmlab config get RESULTS_DIR)
+out="$results_dir/bench-net-$(date +%Y%m%d-%H%M%S).md"
+mkdir -p "$results_dir"
+fail=0
+
+# iperf_from_guest IP: "<receiver Gbit/s>" of the guest's streams to a server at IP:5201.
+iperf_from_guest() {
+    $fmlab exec vm --timeout $((seconds + 60)) -- \
+        "iperf3 -c $1 -p 5201 -P $streams -t $seconds -f g 2>&1 | grep -E '(SUM|^\[ *[0-9]+\]).*receiver' | tail -n 1" |
+        awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "Gbits/sec") { print $i; exit }}'
+}
+# ping_from_guest IP: "min/avg/max/mdev" in ms.
+ping_from_guest() {
+    $fmlab exec vm --timeout 60 -- "ping -q -c 10 -i 0.2 $1" | sed -n 's|^rtt min/avg/max/mdev = \([0-9./]*\) ms.*|\1|p'
+}
+measure() {   # MODE VHOST: one row
+    local host row to_host to_backup ping_host ping_backup
+    host=$($fmlab status --json | jq -r .guest.host)
+    # a server in the host's vmnet, on an address only br0 there has, for this run
+    $fmlab exec "$host" -- "ip -n vmnet addr add $probe/$prefix dev br0 && ip netns exec vmnet iperf3 -s -D -B $probe -p 5201" \
+        >/dev/null || echo "# bench-net: no iperf3 server in $host's vmnet"
+    $fmlab exec backup -- "iperf3 -s -D -p 5201" >/dev/null || echo "# bench-net: no iperf3 server on backup"
+    sleep 1
+    to_host=$(iperf_from_guest "$probe"); ping_host=$(ping_from_guest "$probe")
+    to_backup=$(iperf_from_guest "$backup_ip"); ping_backup=$(ping_from_guest "$backup_ip")
+    $fmlab exec "$host" -- "pkill -x iperf3; ip -n vmnet addr del $probe/$prefix dev br0" >/dev/null 2>&1
+    $fmlab exec backup -- "pkill -x iperf3" >/dev/null 2>&1
+    for v in "$to_host" "$ping_host" "$to_backup" "$ping_backup"; do [ -n "$v" ] || fail=1; done
+    row="| $1 | $([ "$2" = on ] && echo vhost-net || echo virtio) | ${to_host:-failed} Gbit/s | ${to_backup:-failed} Gbit/s | ${ping_host:-failed} | ${ping_backup:-failed} |"
+    echo "$row"
+    rows+=("$row")
+}
+
+rows=()
+for mode in $modes; do
+    for vhost in $vhosts; do
+        echo "# bench-net: NET_MODE=$mode NET_VHOST=$vhost: fmlab down, fmlab up"
+        $fmlab down >/dev/null 2>&1
+        t0=$(date +%s)
+        if ! FMLAB_NET_MODE=$mode FMLAB_NET_VHOST=$vhost $fmlab up >"$results_dir/bench-net-up.log" 2>&1; then
+            echo "# bench-net: fmlab up failed with NET_MODE=$mode NET_VHOST=$vhost: $(tail -n 1 "$results_dir/bench-net-up.log")"
+            rows+=("| $mode | $vhost | lab did not come up | | | |")
+            fail=1
+            continue
+        fi
+        echo "# bench-net: up in $(( $(date +%s) - t0 )) s ($($fmlab status --json | jq -r .net_mode))"
+        measure "$mode" "$vhost"
+    done
+done
+$fmlab down >/dev/null 2>&1
+
+{
+    echo "## Network (make bench-net, $(date -u +%Y-%m-%dT%H:%MZ))"
+    echo
+    echo "iperf3 from the guest, $streams streams for $seconds s (receiver), and ping (10 packets, rtt"
+    echo "min/avg/max/mdev in ms), to its host (its host's guests' namespace, through the tap and"
+    echo "the bridge) and to another host (backup, across the lab's guests' network). Hosts and"
+    echo "guest are nested under TCG on this machine: every packet crosses an emulated L1 host."
+    echo
+    echo "| NET_MODE | backend | iperf VM→host | iperf VM→other host | ping VM→host | ping VM→other host |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+    echo "| tutorial, bare metal | virtio | 1.99 Gbit/s | 93.6 Mbit/s | 0.140/0.162/0.183/0.020 | 0.579/0.718/0.848/0.100 |"
+    echo "| tutorial, bare metal | vhost | 2.21 Gbit/s | 93.9 Mbit/s | 0.127/0.154/0.223/0.033 | 0.535/0.616/0.781/0.075 |"
+} | tee "$out"
+echo "# bench-net: $out"
+exit $fail
