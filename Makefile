@@ -90,17 +90,17 @@ $(B)/tests/test_ycsb_memcached: tests/unit/test_ycsb_memcached.c lab/control/ycs
 
 # the migration matrix: a framework and one table of cases (tests/migration)
 MIGRATION_TEST := $(B)/fmlab-test-migration
-$(MIGRATION_TEST): $(wildcard tests/migration/*.c tests/migration/*.h) $(B)/libfmlab.a
+$(MIGRATION_TEST): $(wildcard tests/migration/*.c tests/migration/*.h) tests/tap.h $(B)/libfmlab.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/migration -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -Itests/migration -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libfmlab.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(B)/tests/%: tests/e2e/%.c tests/e2e/*.h $(B)/libfmlab.a
+$(B)/tests/%: tests/e2e/%.c tests/e2e/*.h tests/tap.h $(B)/libfmlab.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -o $@ $(filter %.c %.a,$^) $(LDLIBS)
 
 deps:
 	@missing=$$(for p in $(DEPS); do \

@@ -2,6 +2,8 @@
 #ifndef FMLAB_E2E_H
 #define FMLAB_E2E_H
 
+#include "tap.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,14 +13,10 @@ static int e2e_failures;
 static inline void e2e_check(int ok, const char *fmt, ...)
 {
     va_list ap;
-    printf("%s - ", ok ? "ok" : "not ok");
     va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    if (!ok)
+    if (!tap_vline(ok, fmt, ap))
         e2e_failures++;
+    va_end(ap);
 }
 
 #endif

@@ -5,6 +5,7 @@
 #include "framework.h"
 #include "clock.h"
 #include "proc.h"
+#include "tap.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,12 +25,9 @@
 bool tap(struct lab *l, bool ok, const char *fmt, ...)
 {
     va_list ap;
-    printf("%s - ", ok ? "ok" : "not ok");
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    tap_vline(ok, fmt, ap);
     va_end(ap);
-    printf("\n");
-    fflush(stdout);
     l->assertions++;
     if (!ok) {
         l->failures++;
