@@ -146,10 +146,11 @@ bool lab_guest_back(struct lab *l)
            guest_running(l, host, sizeof(host));
 }
 
-/* Start argv in a process group of its own (so a SIGINT reaches all of fmlab, as a
- * Ctrl-C in a terminal does), stdin from /dev/null (fmlab reads it), stdout and stderr
- * into a pipe. Returns the pid, -1. */
-static pid_t spawn_piped(const char *const *argv, int *out_fd)
+/* Start argv with stdin from /dev/null (fmlab reads it), stdout and stderr into a pipe.
+ * own_group: in a process group of its own, so that a SIGINT sent to it reaches all of
+ * fmlab as a Ctrl-C in a terminal does; else in ours, so that the user's Ctrl-C on the
+ * test reaches the migration too. Returns the pid, -1. */
+static pid_t spawn_piped(const char *const *argv, int *out_fd, bool own_group)
 {
     int p[2];
     if (pipe(p) < 0)
@@ -160,14 +161,16 @@ static pid_t spawn_piped(const char *const *argv, int *out_fd)
         return -1;
     }
     if (pid == 0) {
-        setpgid(0, 0);
+        if (own_group)
+            setpgid(0, 0);
         dup2(p[1], STDOUT_FILENO), dup2(p[1], STDERR_FILENO);
         close(p[0]), close(p[1]);
         freopen("/dev/null", "r", stdin);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
-    setpgid(pid, pid);
+    if (own_group)
+        setpgid(pid, pid);
     close(p[1]);
     *out_fd = p[0];
     return pid;
@@ -247,7 +250,7 @@ void run_migrate(struct lab *l, struct run *r, const char *name, const char *con
         r->log[0] = '\0';
     FILE *log = fopen(r->log, "w");
     double t0 = mono_s();
-    pid_t pid = log ? spawn_piped(argv, &fd) : -1;
+    pid_t pid = log ? spawn_piped(argv, &fd, interrupt_after_s > 0) : -1;
     r->rc = -1;
     if (pid > 0) {
         int status;
