@@ -45,6 +45,12 @@ static long opt_or_cfg(long v, const struct config *cfg, const char *key)
 }
 
 /* ssh/scp into the lab network, never asking: argv prefix (see lab_ssh_prefix). */
+/* Postcopy's preempt channel: --postcopy-preempt, else POSTCOPY_PREEMPT. */
+static const char *postcopy_preempt(const struct migrate_opts *o, const struct config *cfg)
+{
+    return o->postcopy_preempt ? o->postcopy_preempt : config_get(cfg, "POSTCOPY_PREEMPT");
+}
+
 static int ssh_prefix(const struct config *cfg, const char *tool, const char **argv, struct lab_ssh_paths *paths)
 {
     int n = lab_ssh_prefix(cfg, tool, paths, argv);
@@ -146,7 +152,7 @@ static void control_args(struct run_ctx *c)
     arg_l(c, "--downtime-limit", opt_or_cfg(o->downtime_limit_ms, cfg, "MIGRATE_DOWNTIME_LIMIT_MS"));
     arg_l(c, "--postcopy-delay", opt_or_cfg(o->postcopy_delay_ms, cfg, "POSTCOPY_START_DELAY_MS"));
     arg_s(c, "--postcopy-iterations", config_get(cfg, "POSTCOPY_START_ITERATIONS"));
-    if (strcmp(config_get(cfg, "POSTCOPY_PREEMPT"), "off") == 0)
+    if (strcmp(postcopy_preempt(c->o, cfg), "off") == 0)
         arg_s(c, "--no-postcopy-preempt", NULL);
     arg_l(c, "--timeout", opt_or_cfg(o->timeout_s, cfg, "MIGRATE_TIMEOUT"));
     arg_s(c, "--stall", config_get(cfg, "MIGRATE_STALL_TIMEOUT"));
@@ -171,8 +177,6 @@ static void control_args(struct run_ctx *c)
     }
     if (o->oracle_fault)
         arg_s(c, "--oracle-fault", o->oracle_fault);
-    if (o->postcopy_preempt && strcmp(o->postcopy_preempt, "off") == 0)
-        arg_s(c, "--no-postcopy-preempt", NULL);
     bool post = strcmp(o->mode, "postcopy") == 0;
     if (o->fault && strcmp(o->mode, "shm") == 0)   /* the controller places shm's fault points */
         arg_s(c, "--shm-fault", o->fault);
@@ -369,8 +373,7 @@ static void describe(struct run_ctx *c, json_t *r)
             json_object_set_new(params, c->args[i] + 2, json_string(c->args[i + 1]));
     }
     if (strcmp(c->o->mode, "postcopy") == 0)
-        json_object_set_new(params, "postcopy-preempt",
-                            json_string(c->o->postcopy_preempt ? c->o->postcopy_preempt : "on"));
+        json_object_set_new(params, "postcopy-preempt", json_string(postcopy_preempt(c->o, cfg)));
     json_object_set_new(params, "guest_mem", json_string(config_get(cfg, "GUEST_MEM")));
     json_object_set_new(params, "guest_vcpus", json_string(config_get(cfg, "GUEST_VCPUS")));
     json_object_set_new(params, "host_cpu", json_string(config_get(cfg, "HOST_CPU")));

@@ -24,7 +24,7 @@ struct migrate_opts {
     long promote_bandwidth;                                         /* shm; -1: config.txt */
     long observe_s;                         /* keep the load this long after the resume */
     const char *oracle_fault;               /* a wrong an oracle must catch (its negative case) */
-    const char *postcopy_preempt;           /* on (default, as the study ran) | off */
+    const char *postcopy_preempt;           /* on | off, NULL: POSTCOPY_PREEMPT (on, as the study ran) */
 };
 
 /* fmlab-control, the control plane, in backup (copied from build/ by scp). */
