@@ -31,6 +31,7 @@ void usage_migrate(void)
            "                              image-header|image-devstate] [--expect STATUS]\n"
            "                     [--timeout S] [--mem-mib N] [--mem-rate PAGES_PER_S] [--preload KEYS]\n"
            "                     [--postcopy-delay MS] [--max-bandwidth BYTES_PER_S] [--downtime-limit MS]\n"
+           "                     [--postcopy-bandwidth BYTES_PER_S]\n"
            "                     [--period-us N] [--write-through S] [--dirty-tracking auto|fmsync|stock]\n"
            "                     [--granularity region|page]\n"
            "                     [--dst-ram pool|copy|promote] [--dst-wait on|off] [--promote-bandwidth BYTES_PER_S]\n"
@@ -67,11 +68,12 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         { "preload", 1, 0, 'k' }, { "postcopy-delay", 1, 0, 'D' }, { "max-bandwidth", 1, 0, 'b' },
         { "downtime-limit", 1, 0, 'd' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'g' }, { "dst-ram", 1, 0, 'r' }, { "dst-wait", 1, 0, 'W' },
-        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "oracle-fault", 1, 0, 'Q' }, { "postcopy-preempt", 1, 0, 'P' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+        { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "oracle-fault", 1, 0, 'Q' }, { "postcopy-preempt", 1, 0, 'P' },
+        { "postcopy-bandwidth", 1, 0, 'c' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int c, bad = 0;
     *o = (struct migrate_opts){ .load = "redis", .timeout_s = -1, .mem_mib = -1, .mem_rate = -1, .preload = -1,
                                 .postcopy_delay_ms = -1,
-                                .max_bandwidth = -1, .downtime_limit_ms = -1, .period_us = -1,
+                                .max_bandwidth = -1, .downtime_limit_ms = -1, .period_us = -1, .postcopy_bandwidth = -1,
                                 .write_through_s = -1, .promote_bandwidth = -1 };
     *repeat = 1;
     optind = 1;
@@ -88,6 +90,7 @@ static int parse(int argc, char **argv, struct migrate_opts *o, long *repeat)
         case 'k': o->preload = number("--preload", optarg, &bad); break;
         case 'D': o->postcopy_delay_ms = number("--postcopy-delay", optarg, &bad); break;
         case 'b': o->max_bandwidth = number("--max-bandwidth", optarg, &bad); break;
+        case 'c': o->postcopy_bandwidth = number("--postcopy-bandwidth", optarg, &bad); break;
         case 'd': o->downtime_limit_ms = number("--downtime-limit", optarg, &bad); break;
         case 'u': o->period_us = number("--period-us", optarg, &bad); break;
         case 'w': o->write_through_s = number("--write-through", optarg, &bad); break;

@@ -150,6 +150,8 @@ static void control_args(struct run_ctx *c)
     arg_s(c, "--agent-port", config_get(cfg, "AGENT_PORT"));
     arg_l(c, "--max-bandwidth", opt_or_cfg(o->max_bandwidth, cfg, "MIGRATE_MAX_BANDWIDTH"));
     arg_l(c, "--downtime-limit", opt_or_cfg(o->downtime_limit_ms, cfg, "MIGRATE_DOWNTIME_LIMIT_MS"));
+    if (o->postcopy_bandwidth > 0)
+        arg_l(c, "--postcopy-bandwidth", o->postcopy_bandwidth);
     arg_l(c, "--postcopy-delay", opt_or_cfg(o->postcopy_delay_ms, cfg, "POSTCOPY_START_DELAY_MS"));
     arg_s(c, "--postcopy-iterations", config_get(cfg, "POSTCOPY_START_ITERATIONS"));
     if (strcmp(postcopy_preempt(c->o, cfg), "off") == 0)

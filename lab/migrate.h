@@ -16,6 +16,7 @@ struct migrate_opts {
     const char *expect;    /* NULL or the status this run must end with */
     long timeout_s, mem_mib, mem_rate, preload, postcopy_delay_ms; /* -1: from config.txt */
     long max_bandwidth, downtime_limit_ms;                          /* -1: from config.txt */
+    long postcopy_bandwidth;   /* QEMU's max-postcopy-bandwidth, B/s; -1: unlimited (QEMU's 0) */
     long period_us, write_through_s;                                /* shm; -1: config.txt */
     const char *dirty_tracking;                                     /* shm; NULL: config.txt */
     const char *granularity;                                        /* shm; NULL: config.txt */

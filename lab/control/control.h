@@ -23,6 +23,7 @@ struct control_opts {
     const char *from_ip, *to_ip, *vm_ip;
     unsigned qmp_port, migration_port, redis_port, agent_port;
     uint64_t max_bandwidth;    /* bytes/s */
+    uint64_t postcopy_bandwidth;   /* bytes/s while postcopy runs; 0: unlimited */
     unsigned downtime_limit_ms;
     unsigned postcopy_delay_ms, postcopy_iterations;
     bool postcopy_preempt;

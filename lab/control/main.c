@@ -65,7 +65,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         { "shm-size", 1, 0, 'z' }, { "period-us", 1, 0, 'u' }, { "write-through", 1, 0, 'w' },
         { "dirty-tracking", 1, 0, 'y' }, { "granularity", 1, 0, 'G' }, { "dst-ram", 1, 0, 'e' }, { "run-id", 1, 0, 'i' },
         { "promote-bandwidth", 1, 0, 'B' }, { "observe", 1, 0, 'O' }, { "shm-fault", 1, 0, 'X' }, { "dst-wait", 0, 0, 'H' },
-        { "oracle-fault", 1, 0, 'Q' },
+        { "oracle-fault", 1, 0, 'Q' }, { "postcopy-bandwidth", 1, 0, 'C' },
         { 0, 0, 0, 0 } };
     /* No defaults here: every value comes from L0 (config.txt), one source of truth */
     static const struct { int c; const char *name; bool shm_only; } required[] = {
@@ -96,6 +96,7 @@ static int parse(int argc, char **argv, struct control_opts *o)
         case 'r': o->redis_port = (unsigned)v; break;
         case 'a': o->agent_port = (unsigned)v; break;
         case 'b': o->max_bandwidth = v; break;
+        case 'C': o->postcopy_bandwidth = v; break;
         case 'd': o->downtime_limit_ms = (unsigned)v; break;
         case 'D': o->postcopy_delay_ms = (unsigned)v; break;
         case 'I': o->postcopy_iterations = (unsigned)v; break;

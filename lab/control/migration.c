@@ -52,8 +52,9 @@ static int prepare(struct qmp *q, const struct control_opts *o, char *err, size_
     if (run(q, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps), err, errlen))
         return -1;
     return run(q, "migrate-set-parameters",
-               json_pack("{s:I, s:I}", "max-bandwidth", (json_int_t)o->max_bandwidth, "downtime-limit",
-                         (json_int_t)o->downtime_limit_ms), err, errlen);
+               json_pack("{s:I, s:I, s:I}", "max-bandwidth", (json_int_t)o->max_bandwidth, "downtime-limit",
+                         (json_int_t)o->downtime_limit_ms, "max-postcopy-bandwidth",
+                         (json_int_t)o->postcopy_bandwidth), err, errlen);
 }
 
 static json_int_t ram_field(json_t *mig, const char *key)
