@@ -31,11 +31,11 @@ out="$results_dir/bench-net-$(date +%Y%m%d-%H%M%S).md"
 mkdir -p "$results_dir"
 fail=0
 
-# iperf_from_guest IP: "<receiver Gbit/s>" of the guest's streams to a server at IP:5201.
+# iperf_from_guest IP: "<receiver Mbit/s>" of the guest's streams to a server at IP:5201.
 iperf_from_guest() {
     $fmlab exec vm --timeout $((seconds + 60)) -- \
-        "iperf3 -c $1 -p 5201 -P $streams -t $seconds -f g 2>&1 | grep -E '(SUM|^\[ *[0-9]+\]).*receiver' | tail -n 1" |
-        awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "Gbits/sec") { print $i; exit }}'
+        "iperf3 -c $1 -p 5201 -P $streams -t $seconds -f m 2>&1 | grep -E '(SUM|^\[ *[0-9]+\]).*receiver' | tail -n 1" |
+        awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") { print $i; exit }}'
 }
 # ping_from_guest IP: "min/avg/max/mdev" in ms.
 ping_from_guest() {
@@ -54,7 +54,7 @@ measure() {   # MODE VHOST: one row
     $fmlab exec "$host" -- "pkill -x iperf3; ip -n vmnet addr del $probe/$prefix dev br0" >/dev/null 2>&1
     $fmlab exec backup -- "pkill -x iperf3" >/dev/null 2>&1
     for v in "$to_host" "$ping_host" "$to_backup" "$ping_backup"; do [ -n "$v" ] || fail=1; done
-    row="| $1 | $([ "$2" = on ] && echo vhost-net || echo virtio) | ${to_host:-failed} Gbit/s | ${to_backup:-failed} Gbit/s | ${ping_host:-failed} | ${ping_backup:-failed} |"
+    row="| $1 | $([ "$2" = on ] && echo vhost-net || echo virtio) | ${to_host:-failed} Mbit/s | ${to_backup:-failed} Mbit/s | ${ping_host:-failed} | ${ping_backup:-failed} |"
     echo "$row"
     rows+=("$row")
 }
@@ -88,8 +88,8 @@ $fmlab down >/dev/null 2>&1
     echo "| NET_MODE | backend | iperf VM→host | iperf VM→other host | ping VM→host | ping VM→other host |"
     echo "|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
-    echo "| tutorial, bare metal | virtio | 1.99 Gbit/s | 93.6 Mbit/s | 0.140/0.162/0.183/0.020 | 0.579/0.718/0.848/0.100 |"
-    echo "| tutorial, bare metal | vhost | 2.21 Gbit/s | 93.9 Mbit/s | 0.127/0.154/0.223/0.033 | 0.535/0.616/0.781/0.075 |"
+    echo "| tutorial, bare metal | virtio | 1990 Mbit/s | 93.6 Mbit/s | 0.140/0.162/0.183/0.020 | 0.579/0.718/0.848/0.100 |"
+    echo "| tutorial, bare metal | vhost | 2210 Mbit/s | 93.9 Mbit/s | 0.127/0.154/0.223/0.033 | 0.535/0.616/0.781/0.075 |"
 } | tee "$out"
 echo "# bench-net: $out"
 exit $fail
