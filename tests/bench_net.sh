@@ -14,7 +14,8 @@
 #     another host: backup, across the lab's guests' network (the tutorial's "LAN");
 #   ping, 10 packets 0.2 s apart, to the same two: rtt min/avg/max/mdev.
 # Prints a markdown table beside the tutorial's numbers and writes it to
-# RESULTS_DIR/bench-net-<time>.md. The lab is left down. Exits 1 if a measurement failed.
+# RESULTS_DIR/bench-net-<time>.md (iperf3's summaries beside it, in bench-net-<time>/).
+# The lab is left down. Exits 1 if a measurement failed.
 set -u
 fmlab=$1
 modes=${BENCH_NET_MODES:-bridge ovs}
@@ -28,13 +29,16 @@ done
 backup_ip=$($fmlab config get BACKUP_IP) prefix=$($fmlab config get LAB_NET_PREFIX)
 results_dir=$($fmlab config get RESULTS_DIR)
 out="$results_dir/bench-net-$(date +%Y%m%d-%H%M%S).md"
-mkdir -p "$results_dir"
+raw=${out%.md}   # iperf3's own summary of every run
+mkdir -p "$raw"
 fail=0
 
-# iperf_from_guest IP: "<receiver Mbit/s>" of the guest's streams to a server at IP:5201.
+# iperf_from_guest IP NAME: "<receiver Mbit/s>" of the guest's streams to a server at
+# IP:5201; iperf3's summary is kept in $raw/NAME.txt.
 iperf_from_guest() {
     $fmlab exec vm --timeout $((seconds + 60)) -- \
-        "iperf3 -c $1 -p 5201 -P $streams -t $seconds -f m 2>&1 | grep -E '(SUM|^\[ *[0-9]+\]).*receiver' | tail -n 1" |
+        "iperf3 -c $1 -p 5201 -P $streams -t $seconds -f m 2>&1 | grep -E 'SUM|receiver|sender|error' | tail -n 8" |
+        tee "$raw/$2.txt" | grep -E '(SUM|^\[ *[0-9]+\]).*receiver' | tail -n 1 |
         awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") { print $i; exit }}'
 }
 # ping_from_guest IP: "min/avg/max/mdev" in ms.
@@ -49,8 +53,8 @@ measure() {   # MODE VHOST: one row
         >/dev/null || echo "# bench-net: no iperf3 server in $host's vmnet"
     $fmlab exec backup -- "iperf3 -s -D -p 5201" >/dev/null || echo "# bench-net: no iperf3 server on backup"
     sleep 1
-    to_host=$(iperf_from_guest "$probe"); ping_host=$(ping_from_guest "$probe")
-    to_backup=$(iperf_from_guest "$backup_ip"); ping_backup=$(ping_from_guest "$backup_ip")
+    to_host=$(iperf_from_guest "$probe" "$1-$2-host"); ping_host=$(ping_from_guest "$probe")
+    to_backup=$(iperf_from_guest "$backup_ip" "$1-$2-backup"); ping_backup=$(ping_from_guest "$backup_ip")
     $fmlab exec "$host" -- "pkill -x iperf3; ip -n vmnet addr del $probe/$prefix dev br0" >/dev/null 2>&1
     $fmlab exec backup -- "pkill -x iperf3" >/dev/null 2>&1
     for v in "$to_host" "$ping_host" "$to_backup" "$ping_backup"; do [ -n "$v" ] || fail=1; done
