@@ -45,7 +45,7 @@ void usage_doctor(void)
     printf("usage: fmlab doctor [--quick]\n"
            "Checks this machine for the lab: root, commands and packages (deps.txt), disk,\n"
            "memory, /dev/kvm (boots a stock kernel under KVM and TCG to tell which works),\n"
-           "the L0 QEMU version for nested SVM, hugepages, /dev/net/tun, ip netns.\n"
+           "the L0 QEMU version for nested SVM, what NET_MODE needs, /dev/net/tun, ip netns.\n"
            "--quick skips the boot tests.\n");
 }
 
@@ -219,16 +219,33 @@ static void check_l0_qemu(void)
                "L0 QEMU %d.%d: nested SVM under TCG not measured with this version", major, minor);
 }
 
-static void check_hugepages(const struct config *cfg)
+/* NET_MODE: everything it needs lives in the hosts, not in L0 (no L0 hugepages: the hosts
+ * reserve their own, OVS_DPDK_MEM); ovs-dpdk needs the host image's DPDK build of OVS. */
+static void check_net_mode(const struct config *cfg)
 {
-    long n = meminfo_kb("HugePages_Total");
-    bool dpdk = strcmp(config_get(cfg, "NET_MODE"), "ovs-dpdk") == 0;
-    if (n > 0)
-        report(PASS, "hugepages", NULL, "%ld reserved", n);
+    const char *mode = config_get(cfg, "NET_MODE");
+    char manifest[4096], line[256];
+    bool found = false;
+
+    if (strcmp(mode, "ovs-dpdk") != 0) {
+        report(PASS, "net mode", NULL, "NET_MODE=%s: built in the hosts, nothing needed in L0", mode);
+        return;
+    }
+    snprintf(manifest, sizeof(manifest), "%s/images/host/manifest.txt", config_get(cfg, "CACHE_DIR"));
+    FILE *f = fopen(manifest, "r");
+    if (!f) {
+        report(WARN, "net mode", "make host-image", "NET_MODE=ovs-dpdk: no host image yet (%s)", manifest);
+        return;
+    }
+    while (!found && fgets(line, sizeof(line), f))
+        found = strncmp(line, "openvswitch-switch-dpdk=", 24) == 0;
+    fclose(f);
+    if (found)
+        report(PASS, "net mode", NULL, "NET_MODE=ovs-dpdk: the host image has openvswitch-switch-dpdk; "
+               "hugepages (OVS_DPDK_MEM=%s) are reserved in the hosts", config_get(cfg, "OVS_DPDK_MEM"));
     else
-        report(dpdk ? FAIL : WARN, "hugepages", "echo 1024 > /proc/sys/vm/nr_hugepages",
-               "none reserved (needed only for NET_MODE=ovs-dpdk; NET_MODE=%s)",
-               config_get(cfg, "NET_MODE"));
+        report(FAIL, "net mode", "make host-image (its package list has openvswitch-switch-dpdk)",
+               "NET_MODE=ovs-dpdk: %s lists no openvswitch-switch-dpdk", manifest);
 }
 
 static void check_tun(void)
@@ -272,7 +289,7 @@ int cmd_doctor(int argc, char **argv)
     check_memory(&cfg);
     check_accel(&cfg, quick);
     check_l0_qemu();
-    check_hugepages(&cfg);
+    check_net_mode(&cfg);
     check_tun();
     check_netns();
     config_free(&cfg);

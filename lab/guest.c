@@ -45,28 +45,56 @@ static void add_boot_args(const struct config *cfg, struct argv_builder *b)
              config_get(cfg, "MEMCACHED_BASE_PORT"), config_get(cfg, "AGENT_PORT"));
 }
 
+/* The guest's NIC in its host, by NET_MODE:
+ *   bridge    a tap the helper makes in vmnet and adds to its Linux bridge;
+ *   ovs       a tap QEMU makes, moved into vmnet and made a port of OVS's br0 (fmlab-ovs-ifup);
+ *   ovs-dpdk  vhost-user: QEMU serves GUEST_VHOST_USER_SOCKET, OVS-DPDK's vhu0 connects to it
+ *             and moves the packets itself, in the guest's (shared) RAM; NET_QUEUES queue
+ *             pairs, which a Linux guest enables by default (one per vCPU, at most N). */
+static void add_net_args(const struct config *cfg, struct argv_builder *b)
+{
+    const char *mode = config_get(cfg, "NET_MODE");
+    unsigned long long queues = config_get_uint(cfg, "NET_QUEUES");
+
+    if (strcmp(mode, "ovs-dpdk") == 0) {
+        argv_add(b, "-chardev"), argv_add(b, "socket,id=vhu0,path=%s,server=on,wait=off", GUEST_VHOST_USER_SOCKET);
+        argv_add(b, "-netdev"), argv_add(b, "vhost-user,id=n0,chardev=vhu0,queues=%llu", queues);
+    } else if (strcmp(mode, "ovs") == 0) {
+        argv_add(b, "-netdev");
+        argv_add(b, "tap,id=n0,ifname=" GUEST_TAP ",script=/usr/local/sbin/fmlab-ovs-ifup,"
+                    "downscript=/usr/local/sbin/fmlab-ovs-ifdown,vhost=%s", config_get(cfg, "NET_VHOST"));
+    } else {
+        argv_add(b, "-netdev");
+        argv_add(b, "tap,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper,vhost=%s", config_get(cfg, "NET_VHOST"));
+    }
+    argv_add(b, "-device");
+    if (queues > 1)   /* a vector per queue each way, one for config, one for control */
+        argv_add(b, "virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64,mq=on,vectors=%llu", 2 * queues + 2);
+    else
+        argv_add(b, "virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64");
+}
+
 char **guest_argv(const struct config *cfg, const char *host_ip, bool incoming)
 {
     struct argv_builder b = { 0 };
 
     argv_add(&b, "qemu-system-x86_64");
     argv_add(&b, "-name"), argv_add(&b, "vm"), argv_add(&b, "-uuid"), argv_add(&b, GUEST_UUID);
-    argv_add(&b, "-machine"), argv_add(&b, "q35"), argv_add(&b, "-accel"), argv_add(&b, "kvm");
+    bool shared_ram = strcmp(config_get(cfg, "NET_MODE"), "ovs-dpdk") == 0;   /* vhost-user maps all of it */
+    argv_add(&b, "-machine"), argv_add(&b, shared_ram ? "q35,memory-backend=ram0" : "q35");
+    argv_add(&b, "-accel"), argv_add(&b, "kvm");
     argv_add(&b, "-cpu"), argv_add(&b, "host"), argv_add(&b, "-smp"), argv_add(&b, "%s", config_get(cfg, "GUEST_VCPUS"));
     argv_add(&b, "-m"), argv_add(&b, "%lluM", (unsigned long long)(config_get_size(cfg, "GUEST_MEM") >> 20));
+    if (shared_ram)
+        argv_add(&b, "-object"), argv_add(&b, "memory-backend-memfd,id=ram0,size=%lluM,share=on",
+                                          (unsigned long long)(config_get_size(cfg, "GUEST_MEM") >> 20));
     argv_add(&b, "-nodefaults"), argv_add(&b, "-no-user-config"), argv_add(&b, "-display"), argv_add(&b, "none");
     argv_add(&b, "-no-reboot");
     add_boot_args(cfg, &b);
     argv_add(&b, "-drive");
     argv_add(&b, "file=/dev/disk/by-id/virtio-fmlab-guest,if=none,id=disk0,format=raw,cache=none,file.locking=off");
     argv_add(&b, "-device"), argv_add(&b, "virtio-blk-pci,drive=disk0");
-    argv_add(&b, "-netdev");
-    if (strcmp(config_get(cfg, "NET_MODE"), "ovs") == 0)   /* the tap moved into vmnet, a port of OVS's br0 */
-        argv_add(&b, "tap,id=n0,ifname=" GUEST_TAP ",script=/usr/local/sbin/fmlab-ovs-ifup,"
-                     "downscript=/usr/local/sbin/fmlab-ovs-ifdown,vhost=%s", config_get(cfg, "NET_VHOST"));
-    else   /* a tap the helper makes in vmnet and adds to its Linux bridge */
-        argv_add(&b, "tap,id=n0,br=br0,helper=/usr/local/sbin/fmlab-vmnet-helper,vhost=%s", config_get(cfg, "NET_VHOST"));
-    argv_add(&b, "-device"), argv_add(&b, "virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64");
+    add_net_args(cfg, &b);
     argv_add(&b, "-chardev");
     argv_add(&b, "socket,id=con0,host=%s,port=%s,server=on,wait=off,logfile=%s", host_ip,
              config_get(cfg, "VM_CONSOLE_PORT"), GUEST_CONSOLE_LOG);

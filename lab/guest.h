@@ -12,6 +12,9 @@
 #define GUEST_PIDFILE "/run/fmlab-vm.pid"
 /* NET_MODE=ovs: the guest's tap in its host (QEMU makes it, fmlab-ovs-ifup moves it into vmnet) */
 #define GUEST_TAP "fmvm0"
+/* NET_MODE=ovs-dpdk: the guest QEMU's vhost-user server socket, which OVS-DPDK's port vhu0
+ * connects to as a client (fmlab-hostnet names the same path) */
+#define GUEST_VHOST_USER_SOCKET "/run/fmlab-vhost-user.sock"
 #define GUEST_CONSOLE_LOG "/var/log/fmlab-vm-console.log"
 /* The guest QEMU's stderr (-D keeps it open after -daemonize): its errors and exit reason */
 #define GUEST_QEMU_LOG "/var/log/fmlab-vm-qemu.log"

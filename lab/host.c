@@ -61,6 +61,12 @@ void host_append(const struct config *cfg, const struct lab_host *h, char *out, 
     size_t used = strlen(out);
     if (khz && used < len)
         snprintf(out + used, len - used, " tsc_early_khz=%lu", khz);
+    /* NET_MODE=ovs-dpdk: OVS_DPDK_MEM of 2 MiB pages for DPDK, reserved at boot while memory
+     * is unfragmented, all on node 0 (DPDK's one socket: node 1 has no CPU) */
+    used = strlen(out);
+    if (h->guest_disk && strcmp(config_get(cfg, "NET_MODE"), "ovs-dpdk") == 0 && used < len)
+        snprintf(out + used, len - used, " hugepagesz=2M hugepages=0:%llu",
+                 (unsigned long long)(config_get_size(cfg, "OVS_DPDK_MEM") >> 21));
 }
 
 static void add_numa(const struct config *cfg, struct host_spec *hs, unsigned vcpus)
@@ -203,13 +209,19 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
     /* fmlab-hostnet addresses eth0 and sets up eth1 (src, dst: br0 in netns vmnet; backup:
      * the route to the guest) before the console's getty starts: wait for it, bounded */
     char vmnet_check[256];
-    if (h->guest_disk)   /* a port of br0: the Linux bridge's, or Open vSwitch's datapath */
+    const char *net_mode = config_get(cfg, "NET_MODE");
+    if (h->guest_disk && strcmp(net_mode, "ovs-dpdk") == 0)   /* DPDK up, its af_packet port on eth1 added */
+        snprintf(vmnet_check, sizeof(vmnet_check), "ovs-vsctl --timeout=5 get Open_vSwitch . dpdk_initialized | grep -qx true"
+                 " && [ \"$(ovs-vsctl --timeout=5 get Interface uplink ofport)\" -gt 0 ]");
+    else if (h->guest_disk)   /* a port of br0: the Linux bridge's, or Open vSwitch's datapath */
         snprintf(vmnet_check, sizeof(vmnet_check), "ip -n vmnet -o link show eth1 | grep -q 'master %s'",
-                 strcmp(config_get(cfg, "NET_MODE"), "ovs") == 0 ? "ovs-system" : "br0");
+                 strcmp(net_mode, "ovs") == 0 ? "ovs-system" : "br0");
     else
         snprintf(vmnet_check, sizeof(vmnet_check), "ip route show dev eth1 | grep -q '^%s '", config_get(cfg, "VM_IP"));
     snprintf(cmd, sizeof(cmd), "ready() { ip -4 -o addr show eth0 | grep -q ' %s/' && %s; }; i=0; "
-             "until ready 2>/dev/null || [ $i -ge %d ]; do i=$((i+1)); sleep 0.5; done; ready",
+             "until ready 2>/dev/null || [ $i -ge %d ]; do i=$((i+1)); sleep 0.5; done; ready || { "
+             "journalctl -b -u fmlab-hostnet -o cat -n 3 --no-pager; tail -n 3 /var/log/openvswitch/ovs-vswitchd.log; "
+             "false; } 2>/dev/null",
              config_get(cfg, h->ip_key), vmnet_check, 2 * t);
     if (step(vm, "eth0 has its address, eth1 the guests' network", cmd, 2 * t, out, sizeof(out), err, errlen))
         return -1;

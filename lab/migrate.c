@@ -526,12 +526,28 @@ static void settle(struct run_ctx *c, json_t *r)
     json_object_set_new(r, "stopped_after", json_string(stopped ? stopped->name : "none"));
 }
 
+/* shm's dst-ram pool and promote map the image over the guest's RAM at the same address
+ * in the destination QEMU; with NET_MODE=ovs-dpdk OVS-DPDK's vhost-user port has its own
+ * mapping of that RAM (the memfd QEMU gave it), which nothing replaces: the guest and its
+ * NIC would see different memory. Only dst-ram copy keeps them one. */
+static int shm_dst_ram_refused(const struct config *cfg, const struct migrate_opts *o, char *err, size_t errlen)
+{
+    const char *dst_ram = o->dst_ram ? o->dst_ram : config_get(cfg, "SHM_DST_RAM");
+    if (strcmp(o->mode, "shm") != 0 || strcmp(config_get(cfg, "NET_MODE"), "ovs-dpdk") != 0 ||
+        strcmp(dst_ram, "copy") == 0)
+        return 0;
+    snprintf(err, errlen, "[migrate] dst-ram %s cannot run with NET_MODE=ovs-dpdk: it maps the image over the "
+             "guest's RAM, while OVS-DPDK's vhost-user port keeps its own mapping of the old RAM (use --dst-ram "
+             "copy or SHM_DST_RAM=copy)", dst_ram);
+    return -1;
+}
+
 json_t *migrate_once(const struct config *cfg, const struct migrate_opts *o, char *err, size_t errlen)
 {
     struct run_ctx c = { .cfg = cfg, .o = o };
 
     err[0] = '\0';
-    if (locate(&c, err, errlen))
+    if (shm_dst_ram_refused(cfg, o, err, errlen) || locate(&c, err, errlen))
         return NULL;
     printf("[migrate] %s %s -> %s, load %s%s%s\n", o->mode, c.from->name, c.to->name, o->load,
            o->fault ? ", fault " : "", o->fault ? o->fault : "");

@@ -11,7 +11,7 @@ before=$(ls -d /tmp/fmlab-doctor-* 2>/dev/null)
 out=$($fmlab doctor 2>&1); rc=$?
 echo "$out" | sed 's/^/    /'
 [ $rc -eq 0 ] && ok "doctor passes on this machine" || notok "doctor exit $rc"
-for check in config root commands packages disk memory /dev/kvm tcg 'nested svm' hugepages /dev/net/tun 'ip netns'; do
+for check in config root commands packages disk memory /dev/kvm tcg 'nested svm' 'net mode' /dev/net/tun 'ip netns'; do
     echo "$out" | grep -Eq "^(PASS|WARN|FAIL)  $check " && ok "verdict for $check" || notok "no verdict for $check"
 done
 echo "$out" | grep -Eq '^PASS  /dev/kvm +(hardware KVM: a stock kernel ran|cannot run stock kernels|absent)' \
@@ -23,4 +23,11 @@ tmp=$(mktemp); echo 'SRC_PI=1' >"$tmp"
 out=$(FMLAB_CONFIG=$tmp $fmlab doctor 2>&1); rc=$?
 rm -f "$tmp"
 [ $rc -eq 1 ] && echo "$out" | grep -q '^FAIL  config' && ok "a broken config is a FAIL" || notok "broken config: $out"
+# NET_MODE=ovs-dpdk with a host image whose package list lacks OVS-DPDK: a FAIL naming it
+cache=$(mktemp -d); mkdir -p "$cache/images/host"; echo 'openvswitch-switch=3.5.0-1' >"$cache/images/host/manifest.txt"
+out=$(FMLAB_NET_MODE=ovs-dpdk FMLAB_HOST_CPU=qemu64,+svm,+ssse3,+sse4.1,+sse4.2,+popcnt FMLAB_CACHE_DIR=$cache \
+      $fmlab doctor --quick 2>&1); rc=$?
+rm -rf "$cache"
+[ $rc -eq 1 ] && echo "$out" | grep -q '^FAIL  net mode .*lists no openvswitch-switch-dpdk' \
+    && ok "ovs-dpdk without OVS-DPDK in the host image is a FAIL" || notok "ovs-dpdk manifest: $out"
 exit $fail

@@ -121,6 +121,38 @@ static void net_mode_ovs(void **state)
     config_free(&ovs);
 }
 
+/* NET_MODE=ovs-dpdk: src and dst reserve OVS_DPDK_MEM of 2 MiB pages on node 0 and set up
+ * OVS-DPDK (fmlab.vmnet=ovs-dpdk); the guest's RAM is a shared memfd (vhost-user maps it)
+ * and its NIC a vhost-user netdev on the socket vhu0 connects to, NET_QUEUES queue pairs. */
+static void net_mode_ovs_dpdk(void **state)
+{
+    (void)state;
+    struct config dpdk;
+    char out[2048], *env[] = { "FMLAB_NET_MODE=ovs-dpdk", "FMLAB_HOST_CPU=qemu64,+svm,+ssse3,+sse4.1,+sse4.2,+popcnt",
+                               "FMLAB_NET_QUEUES=2", "FMLAB_OVS_DPDK_MEM=256M", NULL };
+    assert_int_equal(config_parse(&dpdk, "t.txt", "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\n"
+        "SRC_IP=10.10.1.1\nDST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
+        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
+        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
+        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n", env), 0);
+    host_append(&dpdk, lab_find_host("dst"), out, sizeof(out));
+    assert_non_null(strstr(out, "fmlab.vmnet=ovs-dpdk "));
+    assert_non_null(strstr(out, " hugepagesz=2M hugepages=0:128"));
+    host_append(&dpdk, lab_find_host("backup"), out, sizeof(out));
+    assert_null(strstr(out, "hugepages"));
+    char **argv = guest_argv(&dpdk, "10.10.1.1", false);
+    assert_string_equal(after(argv, "-machine"), "q35,memory-backend=ram0");
+    assert_string_equal(after(argv, "-object"), "memory-backend-memfd,id=ram0,size=512M,share=on");
+    assert_string_equal(after(argv, "-chardev"), "socket,id=vhu0,path=/run/fmlab-vhost-user.sock,server=on,wait=off");
+    assert_string_equal(after(argv, "-netdev"), "vhost-user,id=n0,chardev=vhu0,queues=2");
+    bool nic = false;
+    for (char **a = argv; *a; a++)
+        nic |= strcmp(*a, "virtio-net-pci,netdev=n0,mac=52:54:00:fa:00:64,mq=on,vectors=6") == 0;
+    assert_true(nic);
+    argv_free(argv);
+    config_free(&dpdk);
+}
+
 /* The line that crosses ssh gives the remote shell exactly the argv: each word is read
  * back through a real sh. */
 static void guest_command_line_is_the_argv(void **state)
@@ -172,6 +204,7 @@ int main(void)
         cmocka_unit_test(host_kernel_command_line),
         cmocka_unit_test(host_kernel_command_line_debian),
         cmocka_unit_test(net_mode_ovs),
+        cmocka_unit_test(net_mode_ovs_dpdk),
         cmocka_unit_test(guest_qemu_command),
         cmocka_unit_test(guest_command_line_is_the_argv),
         cmocka_unit_test(guest_qemu_command_debian_kernel),
