@@ -12,16 +12,18 @@
 
 static struct config cfg;
 
+/* The study's required keys, valid */
+#define REQUIRED_KEYS                                                                               \
+    "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\nDST_IP=10.10.1.2\n"    \
+    "BACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\nSRC_CONTROL_PORT=55555\n"         \
+    "DST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\nDST_NUMA=0\nCXL_NUMA=1\n"       \
+    "SRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\nMIGRATION_CORE=0\n"            \
+    "META_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n"
+
 static int setup(void **state)
 {
     (void)state;
-    static const char *text =
-        "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\nDST_IP=10.10.1.2\n"
-        "BACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\nSRC_CONTROL_PORT=55555\n"
-        "DST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\nDST_NUMA=0\nCXL_NUMA=1\n"
-        "SRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\nMIGRATION_CORE=0\n"
-        "META_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\nGUEST_VCPUS=2\nLAB_NET_PREFIX=16\n";
-    return config_parse(&cfg, "t.txt", text, NULL);
+    return config_parse(&cfg, "t.txt", REQUIRED_KEYS "GUEST_VCPUS=2\nLAB_NET_PREFIX=16\n", NULL);
 }
 
 static int teardown(void **state)
@@ -52,11 +54,7 @@ static void host_kernel_command_line_debian(void **state)
     (void)state;
     struct config debian;
     char out[2048], *env[] = { "FMLAB_HOST_KERNEL=debian", NULL };
-    const char *text = "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\n"
-        "DST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
-        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
-        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
-        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n";
+    const char *text = REQUIRED_KEYS;
     assert_int_equal(config_parse(&debian, "t.txt", text, env), 0);
     host_append(&debian, lab_find_host("src"), out, sizeof(out));
     assert_non_null(strstr(out, "root=LABEL=fmlab-host rw "));   /* the initrd finds it */
@@ -105,11 +103,7 @@ static void net_mode_ovs(void **state)
     (void)state;
     struct config ovs;
     char out[2048], *env[] = { "FMLAB_NET_MODE=ovs", "FMLAB_NET_VHOST=on", NULL };
-    assert_int_equal(config_parse(&ovs, "t.txt", "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\n"
-        "SRC_IP=10.10.1.1\nDST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
-        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
-        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
-        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n", env), 0);
+    assert_int_equal(config_parse(&ovs, "t.txt", REQUIRED_KEYS, env), 0);
     host_append(&ovs, lab_find_host("src"), out, sizeof(out));
     assert_non_null(strstr(out, "fmlab.vmnet=ovs "));
     host_append(&ovs, lab_find_host("backup"), out, sizeof(out));
@@ -130,11 +124,7 @@ static void net_mode_ovs_dpdk(void **state)
     struct config dpdk;
     char out[2048], *env[] = { "FMLAB_NET_MODE=ovs-dpdk", "FMLAB_HOST_CPU=qemu64,+svm,+ssse3,+sse4.1,+sse4.2,+popcnt",
                                "FMLAB_NET_QUEUES=2", "FMLAB_OVS_DPDK_MEM=256M", NULL };
-    assert_int_equal(config_parse(&dpdk, "t.txt", "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\n"
-        "SRC_IP=10.10.1.1\nDST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
-        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
-        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
-        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n", env), 0);
+    assert_int_equal(config_parse(&dpdk, "t.txt", REQUIRED_KEYS, env), 0);
     host_append(&dpdk, lab_find_host("dst"), out, sizeof(out));
     assert_non_null(strstr(out, "fmlab.vmnet=ovs-dpdk "));
     assert_non_null(strstr(out, " hugepagesz=2M hugepages=0:128"));
@@ -183,11 +173,7 @@ static void guest_qemu_command_debian_kernel(void **state)
     (void)state;
     struct config debian;
     char *env[] = { "FMLAB_GUEST_KERNEL=debian", NULL };
-    const char *text = "SHARED_STORAGE=/srv\nKERNEL_VER=auto\nNIC_NAME=eth0\nSRC_IP=10.10.1.1\n"
-        "DST_IP=10.10.1.2\nBACKUP_IP=10.10.1.3\nVM_IP=10.10.1.100\nMIGRATION_PORT=4444\n"
-        "SRC_CONTROL_PORT=55555\nDST_CONTROL_PORT=56666\nBACKUP_CONTROL_PORT=57777\nSRC_NUMA=0\n"
-        "DST_NUMA=0\nCXL_NUMA=1\nSRC_CPUSET=0\nDST_CPUSET=1\nNIC_INTERRUPT_CORE=0\nVHOST_CORE=0\n"
-        "MIGRATION_CORE=0\nMETA_STATE_LENGTH=1048576\nHOT_PAGE_STATE_LENGTH=9437184\n";
+    const char *text = REQUIRED_KEYS;
     assert_int_equal(config_parse(&debian, "t.txt", text, env), 0);
     char **argv = guest_argv(&debian, "10.10.1.2", true);
     assert_string_equal(after(argv, "-kernel"), "/mnt/fmlab-guest/vmlinuz");
