@@ -46,6 +46,12 @@ out=$($fmlab config get NOPE 2>&1); rc=$?
 out=$(FMLAB_CONFIG=/nonexistent $fmlab config check 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "^/nonexistent: cannot read config file" && ok "missing config file named" \
     || notok "missing file: $out"
+# NET_MODE=ovs-dpdk: shm's dst-ram pool would split the guest's RAM from its NIC's; refused
+# in one line before anything of a lab is touched (none needs to be up)
+out=$(FMLAB_NET_MODE=ovs-dpdk FMLAB_HOST_CPU=qemu64,+svm,+ssse3,+sse4.1,+sse4.2,+popcnt \
+      $fmlab migrate --mode shm --dst-ram pool 2>&1); rc=$?
+[ $rc -ne 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -q 'dst-ram pool cannot run with NET_MODE=ovs-dpdk' \
+    && ok "shm dst-ram pool with NET_MODE=ovs-dpdk is refused in one line" || notok "ovs-dpdk dst-ram pool: rc=$rc $out"
 $fmlab --help | grep -q 'doctor' && ok "fmlab --help lists the commands" || notok "--help"
 out=$($fmlab frobnicate 2>&1); [ $? -eq 2 ] && ok "unknown command: $out" || notok "unknown command"
 exit $fail

@@ -17,6 +17,25 @@
 #include <time.h>
 
 /* Why the lab cannot run c, or NULL. */
+/* NET_MODE=ovs-dpdk: fmlab migrate refuses shm with dst-ram pool or promote (they would map
+ * the image over RAM that OVS-DPDK's vhost-user port maps too; tests/config_cli.sh checks
+ * the refusal), so those rows cannot run there. */
+static const char *ovs_dpdk_refuses(struct lab *l, const struct mcase *c)
+{
+    char net_mode[32] = "", dst_ram[32] = "";
+    if (strcmp(c->mode, "shm") != 0 || !lab_config(l, "NET_MODE", net_mode, sizeof(net_mode)) ||
+        strcmp(net_mode, "ovs-dpdk") != 0)
+        return NULL;
+    const char *want = NULL;
+    for (size_t i = 0; i + 1 < sizeof(c->args) / sizeof(c->args[0]) && c->args[i] && c->args[i + 1]; i++)
+        if (strcmp(c->args[i], "--dst-ram") == 0)
+            want = c->args[i + 1];
+    if (!want && lab_config(l, "SHM_DST_RAM", dst_ram, sizeof(dst_ram)))
+        want = dst_ram;
+    return want && strcmp(want, "copy") == 0 ? NULL
+                                             : "NET_MODE=ovs-dpdk: shm runs with dst-ram copy only (fmlab migrate refuses pool and promote)";
+}
+
 static const char *cannot_run(struct lab *l, const struct mcase *c)
 {
     char qemu[32] = "", kernel[32] = "";
@@ -25,7 +44,7 @@ static const char *cannot_run(struct lab *l, const struct mcase *c)
     if ((c->needs & NEEDS_FMSYNC_KERNEL) &&
         (!lab_config(l, "HOST_KERNEL", kernel, sizeof(kernel)) || strcmp(kernel, "fmsync") != 0))
         return "HOST_KERNEL is not fmsync: the lab already runs a stock kernel";
-    return NULL;
+    return ovs_dpdk_refuses(l, c);
 }
 
 static bool make_logs_dir(struct lab *l)
