@@ -15,7 +15,7 @@
 #   make lab-down    stop everything the lab started
 #   make test        unit tests, config and doctor checks, boot smoke of both images,
 #                    the lab lifecycle (up, checks, down, SIGKILL + down)
-#   make test-repro  build both images twice from cold, compare sha256
+#   make test-repro  build both images from cold, compare sha256 with a second build
 #   make test-migration  the migration matrix (precopy, postcopy, non-convergence,
 #                    dst-kill, shm destination modes pool/promote/copy both ways, shm
 #                    faults, shm on a stock-kernel lab) on the lab, every oracle asserted
