@@ -26,7 +26,7 @@ common_pkgs="systemd,systemd-sysv,udev,kmod,iproute2,procps,util-linux,openssh-s
 case "$kind" in
     guest) pkgs="$common_pkgs,redis-server,redis-tools,memcached,iperf3,iputils-ping"
            hostname=fmlab-vm ;;
-    host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,openvswitch-switch-dpdk,socat,redis-tools,tcpdump,iperf3,expect,openssh-client,pmdk-tools,iputils-ping,ethtool"
+    host)  pkgs="$common_pkgs,qemu-system-x86,qemu-utils,numactl,ndctl,daxctl,bridge-utils,openvswitch-switch,openvswitch-switch-dpdk,socat,redis-tools,tcpdump,iperf3,expect,openssh-client,pmdk-tools,iputils-ping,ethtool,librte-bus-vdev25,librte-mempool-ring25,librte-net-af-packet25"
            hostname=fmlab-host ;;
     *) die "unknown image kind '$kind' (guest or host)" ;;
 esac
