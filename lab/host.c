@@ -220,8 +220,8 @@ int host_check_ready(const struct config *cfg, const struct lab_host *h, struct 
         snprintf(vmnet_check, sizeof(vmnet_check), "ip route show dev eth1 | grep -q '^%s '", config_get(cfg, "VM_IP"));
     snprintf(cmd, sizeof(cmd), "ready() { ip -4 -o addr show eth0 | grep -q ' %s/' && %s; }; i=0; "
              "until ready 2>/dev/null || [ $i -ge %d ]; do i=$((i+1)); sleep 0.5; done; ready || { "
-             "journalctl -b -u fmlab-hostnet -o cat -n 3 --no-pager; tail -n 3 /var/log/openvswitch/ovs-vswitchd.log; "
-             "false; } 2>/dev/null",
+             "ovs-vsctl --timeout=5 get Interface uplink error; journalctl -b -u fmlab-hostnet -o cat -n 3 --no-pager; "
+             "tail -n 2 /var/log/openvswitch/ovs-vswitchd.log; false; } 2>/dev/null",
              config_get(cfg, h->ip_key), vmnet_check, 2 * t);
     if (step(vm, "eth0 has its address, eth1 the guests' network", cmd, 2 * t, out, sizeof(out), err, errlen))
         return -1;
