@@ -203,7 +203,7 @@ void host_key_path(const struct config *cfg, const struct lab_host *h, char *out
 int host_check_ready(const struct config *cfg, const struct lab_host *h, struct vm *vm,
                      char *err, size_t errlen)
 {
-    char out[4096], cmd[1024];
+    char out[4096], cmd[2048];
     int t = (int)config_get_uint(cfg, "CMD_TIMEOUT");
 
     /* fmlab-hostnet addresses eth0 and sets up eth1 (src, dst: br0 in netns vmnet; backup:
