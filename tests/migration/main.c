@@ -19,11 +19,11 @@
 /* Why the lab cannot run c, or NULL. */
 /* NET_MODE=ovs-dpdk: fmlab migrate refuses shm with dst-ram pool or promote (they would map
  * the image over RAM that OVS-DPDK's vhost-user port maps too; tests/config_cli.sh checks
- * the refusal), so those rows cannot run there. */
+ * the refusal), so those rows cannot run there. A custom row names no mode. */
 static const char *ovs_dpdk_refuses(struct lab *l, const struct mcase *c)
 {
     char net_mode[32] = "", dst_ram[32] = "";
-    if (strcmp(c->mode, "shm") != 0 || !lab_config(l, "NET_MODE", net_mode, sizeof(net_mode)) ||
+    if (!c->mode || strcmp(c->mode, "shm") != 0 || !lab_config(l, "NET_MODE", net_mode, sizeof(net_mode)) ||
         strcmp(net_mode, "ovs-dpdk") != 0)
         return NULL;
     const char *want = NULL;
