@@ -35,6 +35,13 @@ WANT
 echo "$out" | grep -q '^# precopy-redis failed: its log .*precopy-redis.log, its result .*lost-postcopy.json' \
     && ok "a failed case names its log and result" || notok "a failed case names its log and result"
 
+# a custom row (no mode) beside a row that cannot run with NET_MODE=ovs-dpdk: the one runs,
+# the other is a SKIP with its reason, and nothing crashes in deciding which
+out=$(CASES='^(shm-pool|guest-runs-after)$' FAKE_NET_MODE=ovs-dpdk "$bin" "$here/fake-fmlab" 2>&1); rc=$?
+[ $rc -eq 0 ] && echo "$out" | grep -q '^ok - shm-pool # SKIP NET_MODE=ovs-dpdk: shm runs with dst-ram copy only' \
+    && echo "$out" | grep -q '^ok - guest-runs-after' && ok "ovs-dpdk: shm-pool skipped with its reason, a custom row runs" \
+    || notok "ovs-dpdk skip and a custom row (exit $rc): $(echo "$out" | tail -3)"
+
 out=$(CASES='^no-such-case$' "$bin" "$here/fake-fmlab" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "selects no case" && ok "CASES that selects nothing fails" \
     || notok "CASES that selects nothing fails (exit $rc)"
