@@ -259,8 +259,7 @@ test-fresh:
 	tests/fresh.sh
 
 # The tutorial's network table: iperf3 and ping from the guest to its host and to backup,
-# for each NET_MODE and backend (BENCH_NET_SETUPS); the lab
-# is left down (tests/bench_net.sh).
+# for each NET_MODE and backend (BENCH_NET_SETUPS); the lab is left down (tests/bench_net.sh).
 bench-net: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
 	tests/bench_net.sh $(FMLAB)
 

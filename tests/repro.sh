@@ -28,7 +28,8 @@ cold_build() {   # RUN KIND: a build into the empty cache $work/RUN
 }
 for kind in guest host; do
     cold_build 1 $kind
-    other=$cache/images/$kind
+    # the cache's build of the same inputs (the same key: images/KIND-KEY)
+    other=$cache/images/$(basename "$(readlink "$work/1/images/$kind")")
     if ! cmp -s "$work/1/images/$kind/manifest.txt" "$other/manifest.txt" 2>/dev/null; then
         echo "repro: $other has other packages (or none): a second cold build"
         cold_build 2 $kind

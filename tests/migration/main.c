@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* Why the lab cannot run c, or NULL. */
 /* NET_MODE=ovs-dpdk: fmlab migrate refuses shm with dst-ram pool or promote (they would map
  * the image over RAM that OVS-DPDK's vhost-user port maps too; tests/config_cli.sh checks
  * the refusal), so those rows cannot run there. A custom row names no mode. */
@@ -36,6 +35,7 @@ static const char *ovs_dpdk_refuses(struct lab *l, const struct mcase *c)
                                              : "NET_MODE=ovs-dpdk: shm runs with dst-ram copy only (fmlab migrate refuses pool and promote)";
 }
 
+/* Why the lab cannot run c, or NULL. */
 static const char *cannot_run(struct lab *l, const struct mcase *c)
 {
     char qemu[32] = "", kernel[32] = "";
