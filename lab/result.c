@@ -113,11 +113,13 @@ void result_summary(const json_t *r, char *out, size_t len)
     if (net)
         snprintf(netword, sizeof(netword), " (network %.1f MiB)", num(net, "source_sent_bytes") / (1 << 20));
     bool shm = strcmp(str(r, "mode"), "shm") == 0;
+    bool never_switched = strcmp(str(r, "mode"), "postcopy") == 0 && strcmp(str(r, "status"), "completed") == 0 &&
+                          !json_is_true(json_object_get(r, "postcopy_started"));
     snprintf(out, len,
-             "%s %s->%s (%s load): %s in %.1f s, downtime %.0f ms (client saw %.0f ms), %.0f MiB sent%s, "
+             "%s %s->%s (%s load): %s%s in %.1f s, downtime %.0f ms (client saw %.0f ms), %.0f MiB sent%s, "
              "%.0f %s; oracles: memory %s, application %s, liveness %s -> %s",
              str(r, "mode"), str(r, "from"), str(r, "to"), str(r, "load"), str(r, "status"),
-             num(r, "total_time_ms") / 1000, num(r, "downtime_ms"), num(client, "max_gap_ms"),
+             never_switched ? " as precopy (converged before the switch)" : "", num(r, "total_time_ms") / 1000, num(r, "downtime_ms"), num(client, "max_gap_ms"),
              num(r, "transferred_bytes") / (1 << 20), netword,
              shm ? (double)json_array_size(json_object_get(r, "iterations")) : num(r, "dirty_sync_count"),
              shm ? "sync periods" : "dirty syncs", oracle_word(r, "memory"),

@@ -361,6 +361,9 @@ json_t *migration_run(const struct control_opts *o, struct load *l, char *err, s
         s.verdict ? s.verdict : qstatus, (end - s.t0) / 1000,
         (long long)json_integer_value(json_object_get(data, "total-time")),
         (long long)json_integer_value(json_object_get(mig, "downtime")), (long long)ram_field(data, "transferred") >> 20);
+    if (strcmp(o->mode, "postcopy") == 0 && !s.postcopy_at && strcmp(qstatus, "completed") == 0)
+        say("precopy converged before postcopy was requested: this run is a precopy run "
+            "(a lower --max-bandwidth or --postcopy-delay makes it switch)");
 out:
     json_decref(mig);
     qmp_close(&dst);

@@ -111,6 +111,13 @@ static void summary_line(void **state)
     assert_string_equal(line, "precopy src->dst (redis load): completed in 7.2 s, downtime 120 ms (client saw "
                               "360 ms), 300 MiB sent, 4 dirty syncs; oracles: memory pass, application pass, "
                               "liveness pass -> PASS");
+    /* a postcopy run whose precopy converged first says so: it is not a postcopy number */
+    json_object_set_new(r, "mode", json_string("postcopy"));
+    result_summary(r, line, sizeof(line));
+    assert_non_null(strstr(line, "postcopy src->dst (redis load): completed as precopy (converged before the switch) in"));
+    json_object_set_new(r, "postcopy_started", json_true());
+    result_summary(r, line, sizeof(line));
+    assert_non_null(strstr(line, "postcopy src->dst (redis load): completed in 7.2 s"));
     json_decref(r);
 }
 
