@@ -137,8 +137,12 @@ int cmd_status(int argc, char **argv)
                    json_string_value(json_object_get(h, "cxl_node_mem")), LAB_POOL_PATH,
                    json_string_value(json_object_get(h, "console_log")));
         }
+        const char *on = json_string_value(json_object_get(guest, "host"));
+        char where[16];
+        snprintf(where, sizeof(where), "in %s", on ? on : "src");
         printf("%-7s %-8s %-8s %-9s %-11s %-8s %-24s %s\n", "vm", json_string_value(json_object_get(guest, "state")),
-               "-", "-", config_get(&cfg, "VM_IP"), "-", "in src", "src:" GUEST_CONSOLE_LOG);
+               "-", "-", config_get(&cfg, "VM_IP"), "-", where,
+               on && strcmp(on, "dst") == 0 ? "dst:" GUEST_CONSOLE_LOG : "src:" GUEST_CONSOLE_LOG);
         printf("%d of %d hosts running%s\n", running, LAB_N_HOSTS, running ? "" : " (fmlab up starts them)");
         if (net_mode[0])
             printf("the guest's network in src and dst: NET_MODE=%s\n", net_mode);
