@@ -119,7 +119,8 @@ void result_summary(const json_t *r, char *out, size_t len)
              "%s %s->%s (%s load): %s%s in %.1f s, downtime %.0f ms (client saw %.0f ms), %.0f MiB sent%s, "
              "%.0f %s; oracles: memory %s, application %s, liveness %s -> %s",
              str(r, "mode"), str(r, "from"), str(r, "to"), str(r, "load"), str(r, "status"),
-             never_switched ? " as precopy (converged before the switch)" : "", num(r, "total_time_ms") / 1000, num(r, "downtime_ms"), num(client, "max_gap_ms"),
+             never_switched ? " as precopy (converged before the switch)" : "", num(r, "total_time_ms") / 1000,
+             num(r, "downtime_ms"), num(client, "max_gap_ms"),
              num(r, "transferred_bytes") / (1 << 20), netword,
              shm ? (double)json_array_size(json_object_get(r, "iterations")) : num(r, "dirty_sync_count"),
              shm ? "sync periods" : "dirty syncs", oracle_word(r, "memory"),

@@ -116,7 +116,8 @@ const struct mcase migration_cases[] = {
      * capped at 8 MiB/s so that it still runs when the kill lands (uncapped, a guest just
      * restored has its remaining ~170 MiB over in a second or two and survives) */
     { ROW("postcopy-src-kill", "postcopy", "redis", "src-kill-after-switch", EXPECT_LOST),
-      OPTS(PRECOPY_CAP, "--postcopy-delay", "2000", "--postcopy-bandwidth", "8388608"), .more = source_died_after_switch },
+      OPTS(PRECOPY_CAP, "--postcopy-delay", "2000", "--postcopy-bandwidth", "8388608"),
+      .more = source_died_after_switch },
     /* the link cut once the destination runs: postcopy pauses, L0 heals the link, the
      * controller recovers it (migrate-recover), with and without the preempt channel */
     { ROW("postcopy-link-down", "postcopy", "redis", "link-down", EXPECT_COMPLETED),
@@ -167,8 +168,8 @@ const struct mcase migration_cases[] = {
     /* Ctrl-C at different phases of each mode: exactly one live guest after it */
     { ROW("int-precopy-iterating", "precopy", "redis", NULL, EXPECT_COMPLETED),
       .interrupt_after_s = 4, .custom = interrupted },
-    { ROW("int-postcopy-switched", "postcopy", "redis", NULL, EXPECT_COMPLETED), OPTS(PRECOPY_CAP, "--postcopy-delay", "2000"),
-      .interrupt_after_s = 12, .custom = interrupted },
+    { ROW("int-postcopy-switched", "postcopy", "redis", NULL, EXPECT_COMPLETED),
+      OPTS(PRECOPY_CAP, "--postcopy-delay", "2000"), .interrupt_after_s = 12, .custom = interrupted },
     { ROW("int-shm-syncing", "shm", "redis", NULL, EXPECT_COMPLETED), OPTS("--write-through", "20"),
       .needs = NEEDS_SHM_QEMU, .interrupt_after_s = 16, .custom = interrupted },
     { ROW("int-shm-switchover", "shm", "redis", NULL, EXPECT_COMPLETED), OPTS("--write-through", "5"),
