@@ -69,6 +69,7 @@ static const struct config_key schema[] = {
     { "NET_VHOST", CT_ENUM, "off", "on|off", NULL },
     { "NET_QUEUES", CT_UINT, "1", NULL, NULL },
     { "OVS_DPDK_MEM", CT_SIZE, "512M", NULL, NULL },
+    { "OVS_PMD_SLEEP_US", CT_UINT, "1000", NULL, NULL },
     { "LAB_NET_PREFIX", CT_UINT, "24", NULL, NULL },
     { "L0_IP", CT_IPV4, "10.10.1.254", NULL, NULL },
     { "VM_QMP_PORT", CT_PORT, "4445", NULL, NULL },
@@ -414,7 +415,7 @@ static void check_net_mode(struct config *cfg)
 {
     const char *mode = config_get(cfg, "NET_MODE"), *cpu = config_get(cfg, "HOST_CPU");
     const char *accel = config_get(cfg, "HOST_ACCEL");
-    uint64_t queues, dpdk_mem, host_mem, guest_mem;
+    uint64_t queues, dpdk_mem, host_mem, guest_mem, pmd_sleep;
     char w[256];
     bool dpdk = mode && strcmp(mode, "ovs-dpdk") == 0;
 
@@ -437,6 +438,9 @@ static void check_net_mode(struct config *cfg)
     if (vhost && strcmp(vhost, "on") == 0)
         add_error(cfg, "%s: NET_VHOST: on, but with NET_MODE=ovs-dpdk the guest's packets go through vhost-user "
                   "to OVS-DPDK, not through vhost-net (NET_VHOST=off)", where(cfg, key_index("NET_VHOST"), w, sizeof(w)));
+    if (parse_uint(config_get(cfg, "OVS_PMD_SLEEP_US"), &pmd_sleep) && pmd_sleep > 10000)
+        add_error(cfg, "%s: OVS_PMD_SLEEP_US: %s is above OVS's limit for pmd-sleep-max, 10000 (10 ms)",
+                  where(cfg, key_index("OVS_PMD_SLEEP_US"), w, sizeof(w)), config_get(cfg, "OVS_PMD_SLEEP_US"));
     if (!parse_size(config_get(cfg, "OVS_DPDK_MEM"), &dpdk_mem) || !parse_size(config_get(cfg, "HOST_MEM"), &host_mem) ||
         !parse_size(config_get(cfg, "GUEST_MEM"), &guest_mem))
         return;

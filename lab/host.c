@@ -65,8 +65,8 @@ void host_append(const struct config *cfg, const struct lab_host *h, char *out, 
      * is unfragmented, all on node 0 (DPDK's one socket: node 1 has no CPU) */
     used = strlen(out);
     if (h->guest_disk && strcmp(config_get(cfg, "NET_MODE"), "ovs-dpdk") == 0 && used < len)
-        snprintf(out + used, len - used, " hugepagesz=2M hugepages=0:%llu",
-                 (unsigned long long)(config_get_size(cfg, "OVS_DPDK_MEM") >> 21));
+        snprintf(out + used, len - used, " hugepagesz=2M hugepages=0:%llu fmlab.pmdsleep=%s",
+                 (unsigned long long)(config_get_size(cfg, "OVS_DPDK_MEM") >> 21), config_get(cfg, "OVS_PMD_SLEEP_US"));
 }
 
 static void add_numa(const struct config *cfg, struct host_spec *hs, unsigned vcpus)

@@ -141,6 +141,8 @@ static void net_mode_ovs_dpdk_needs(void **state)
                            "than 768M of HOST_MEM=3G");
     snprintf(text, sizeof(text), "NET_MODE=ovs-dpdk\n%sOVS_DPDK_MEM=65M\n", dpdk_cpu);
     expect_one_error(text, "config.txt:25: OVS_DPDK_MEM: 65M is not a whole number of 2 MiB hugepages of at least 64M");
+    snprintf(text, sizeof(text), "NET_MODE=ovs-dpdk\n%sOVS_PMD_SLEEP_US=20000\n", dpdk_cpu);
+    expect_one_error(text, "config.txt:25: OVS_PMD_SLEEP_US: 20000 is above OVS's limit for pmd-sleep-max, 10000 (10 ms)");
     expect_one_error("NET_QUEUES=2\n", "config.txt:23: NET_QUEUES: 2, but it must be 1..8, and above 1 only with "
                                         "NET_MODE=ovs-dpdk (vhost-user multi-queue)");
 }

@@ -127,7 +127,7 @@ static void net_mode_ovs_dpdk(void **state)
     assert_int_equal(config_parse(&dpdk, "t.txt", REQUIRED_KEYS, env), 0);
     host_append(&dpdk, lab_find_host("dst"), out, sizeof(out));
     assert_non_null(strstr(out, "fmlab.vmnet=ovs-dpdk "));
-    assert_non_null(strstr(out, " hugepagesz=2M hugepages=0:128"));
+    assert_non_null(strstr(out, " hugepagesz=2M hugepages=0:128 fmlab.pmdsleep=1000"));
     host_append(&dpdk, lab_find_host("backup"), out, sizeof(out));
     assert_null(strstr(out, "hugepages"));
     char **argv = guest_argv(&dpdk, "10.10.1.1", false);
