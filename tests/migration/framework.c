@@ -106,7 +106,25 @@ static bool redis_answers(struct lab *l)
            strcmp(out, "PONG") == 0;
 }
 
-/* The end of the guest's console, before a restore rolls the hosts' disks back. */
+/* The first line of a console that says how a kernel died, or NULL. */
+static const char *kernel_death(const char *console)
+{
+    static const char *const marks[] = { "Kernel panic", "BUG:", "Oops", "soft lockup", "hung_task", NULL };
+    const char *first = NULL;
+    for (int i = 0; marks[i]; i++) {
+        const char *at = strstr(console, marks[i]);
+        if (at && (!first || at < first))
+            first = at;
+    }
+    if (!first)
+        return NULL;
+    while (first > console && first[-1] != '\n')
+        first--;
+    return first;
+}
+
+/* The end of the guest's console, before a restore rolls the hosts' disks back; what
+ * its kernel said if it died (a panic, an oops), or that it said nothing (a hang). */
 static void keep_console(struct lab *l, const char *host)
 {
     static char out[1 << 16];
@@ -119,6 +137,11 @@ static void keep_console(struct lab *l, const char *host)
         fclose(f);
     }
     note("the guest runs on %s but redis does not answer from backup (its console: %s)", host, path);
+    const char *death = kernel_death(out);
+    if (death)
+        note("the guest's kernel: %.*s", (int)strcspn(death, "\r\n"), death);
+    else
+        note("the guest's kernel printed no panic or oops: a hang, or its network or redis stopped");
 }
 
 bool lab_ready(struct lab *l)

@@ -42,6 +42,15 @@ out=$(CASES='^(shm-pool|guest-runs-after)$' FAKE_NET_MODE=ovs-dpdk "$bin" "$here
     && echo "$out" | grep -q '^ok - guest-runs-after' && ok "ovs-dpdk: shm-pool skipped with its reason, a custom row runs" \
     || notok "ovs-dpdk skip and a custom row (exit $rc): $(echo "$out" | tail -3)"
 
+# a guest whose redis is silent: the framework keeps its console and says how its kernel died
+out=$(CASES='^precopy-idle$' FAKE_DEAD_GUEST=panic "$bin" "$here/fake-fmlab" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "^# the guest's kernel: \[  828.160\] Kernel panic - not syncing: Fatal exception in interrupt$" \
+    && ok "a silent guest whose console ends in a panic: the panic is named" \
+    || notok "a silent guest whose console ends in a panic (exit $rc): $(echo "$out" | grep -m2 "guest")"
+out=$(CASES='^precopy-idle$' FAKE_DEAD_GUEST=hang "$bin" "$here/fake-fmlab" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "^# the guest's kernel printed no panic or oops" \
+    && ok "a silent guest without a panic: said so" || notok "a silent guest without a panic (exit $rc)"
+
 out=$(CASES='^no-such-case$' "$bin" "$here/fake-fmlab" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "selects no case" && ok "CASES that selects nothing fails" \
     || notok "CASES that selects nothing fails (exit $rc)"
