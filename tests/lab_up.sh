@@ -19,7 +19,8 @@ lab_up() {
         "$1" exec "$host" -- "tail -n 300 /var/log/fmlab-vm-console.log" >"$keep" 2>&1
         echo "# the guest runs on $host but redis does not answer from backup (its console: $keep)"
         local death; death=$(grep -m1 -aE 'Kernel panic|BUG:|Oops|soft lockup|hung_task' "$keep" | tr -d '\r')
-        echo "# the guest's kernel: ${death:-printed no panic or oops: a hang, or its network or redis stopped}"
+        if [ -n "$death" ]; then echo "# the guest's kernel: $death"
+        else echo "# the guest's kernel printed no panic or oops: a hang, or its network or redis stopped"; fi
     fi
     echo "# the lab is not up (or the guest is not running or not answering): fmlab down, fmlab up"
     "$1" down >/dev/null 2>&1
