@@ -9,6 +9,7 @@
 #   make test-kernel the fmsync selftest in L1 hosts running that kernel (npt=0 and npt=1)
 #   make qemu        the patched QEMU 10.0 (qemu/patches), cached; make host-qemu puts it
 #                    into the host image the lab boots (images/host-qemu)
+#   make l0-qemu     the QEMU at L0 the hosts run in: bookworm's 7.2 + qemu/l0-patches, cached
 #   make qemu-check  apply the QEMU series and compile only the objects it touches
 #   make test-qemu   QEMU's own tests for the series (shm-migration qtest, migration, qapi)
 #   make lab-up      build whatever is missing and bring the lab up (src, dst, backup)
@@ -52,7 +53,7 @@ E2E_BINS  := $(E2E_SRCS:tests/e2e/%.c=$(B)/tests/%)
 # Debian packages (this machine's suite) needed to build and run everything.
 DEPS := $(shell grep -v '^\#' deps.txt)
 
-PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image
+PHONY_KERNEL := kernel kernel-check test-kernel host-kernel qemu qemu-check test-qemu host-qemu host-qemu-image l0-qemu
 .PHONY: all deps image host-image images $(PHONY_KERNEL) lab-up lab-down test test-lab-stress test-lab-kill test-fresh test-unit test-unit-san test-fuzz test-shellcheck test-config test-migration-selftest \
         test-doctor test-boot test-lab test-repro test-migration bench bench-overhead bench-net clean
 
@@ -165,8 +166,17 @@ host-qemu-image: host-image qemu
 host-qemu: $(FMLAB)
 	@[ "$(call CFG,HOST_QEMU)" != fmsync ] || $(MAKE) --no-print-directory host-qemu-image
 
+# The QEMU at L0 the hosts run in (config.txt L0_QEMU=patched): Debian bookworm's 7.2,
+# the known-good L0 for nested SVM under TCG, with qemu/l0-patches, built in a bookworm
+# build root (qemu/build.sh l0; cached by a hash of source version, patches, flags).
+l0-qemu: $(FMLAB)
+	@[ "$(call CFG,L0_QEMU)" != patched ] || qemu/build.sh $(call CFG,CACHE_DIR) bookworm l0
+
+# What a lab boots: the images, the hosts' kernel and QEMU, the L0 QEMU.
+LAB_BUILDS := image host-image host-kernel host-qemu l0-qemu
+
 # Builds whatever is missing (runner, images, kernel, QEMU), then boots src, dst and backup.
-lab-up: deps images host-kernel host-qemu
+lab-up: deps $(LAB_BUILDS)
 	$(FMLAB) up
 
 lab-down: $(FMLAB)
@@ -229,17 +239,17 @@ test-doctor: $(FMLAB) image
 test-boot: $(E2E_BINS) image host-image
 	$(B)/tests/boot_smoke
 
-test-lab: $(FMLAB) image host-image host-kernel host-qemu
+test-lab: $(FMLAB) $(LAB_BUILDS)
 	tests/lab_lifecycle.sh $(FMLAB)
 
 # Nothing of the lab escapes down: LAB_KILL_ROUNDS rounds (default 3) that SIGKILL fmlab up,
 # fmlab migrate or fmlab-control at a random moment, then count what down left (must be 0).
-test-lab-kill: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+test-lab-kill: $(FMLAB) $(CONTROL) $(LAB_BUILDS)
 	tests/lab_kill.sh $(FMLAB) $${LAB_KILL_ROUNDS:-3}
 
 # The same, LAB_CYCLES=5 up/down cycles beside LAB_HOG=2 CPU hogs (one per core here):
 # the lab must come up with zero retries on a loaded machine.
-test-lab-stress: $(FMLAB) image host-image host-kernel host-qemu
+test-lab-stress: $(FMLAB) $(LAB_BUILDS)
 	LAB_CYCLES=$${LAB_CYCLES:-5} LAB_HOG=$${LAB_HOG:-2} tests/lab_lifecycle.sh $(FMLAB)
 
 # The migration matrix on the lab (brought up if it is not): precopy, postcopy,
@@ -247,11 +257,11 @@ test-lab-stress: $(FMLAB) image host-image host-kernel host-qemu
 # promote, copy) both ways and its faults, then shm on a lab booted with the stock
 # kernel; all oracles asserted. CASES=REGEX runs only the matching cases (it reaches the
 # test through the environment untouched: make would eat a regex's "$)").
-test-migration: $(FMLAB) $(CONTROL) $(MIGRATION_TEST) image host-image host-kernel host-qemu
+test-migration: $(FMLAB) $(CONTROL) $(MIGRATION_TEST) $(LAB_BUILDS)
 	$(MIGRATION_TEST) $(FMLAB)
 
 BENCH_REPEAT ?= 5
-bench: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+bench: $(FMLAB) $(CONTROL) $(LAB_BUILDS)
 	tests/bench.sh $(FMLAB) $(BENCH_REPEAT)
 
 # The README's two commands on a fresh Debian (a minbase chroot of this suite): make deps
@@ -261,12 +271,12 @@ test-fresh:
 
 # The tutorial's network table: iperf3 and ping from the guest to its host and to backup,
 # for each NET_MODE and backend (BENCH_NET_SETUPS); the lab is left down (tests/bench_net.sh).
-bench-net: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+bench-net: $(FMLAB) $(CONTROL) $(LAB_BUILDS)
 	tests/bench_net.sh $(FMLAB)
 
 # The write-through overhead sweep: YCSB throughput with no sync and with the shm sync
 # every OVERHEAD_PERIODS_MS, fmsync vs stock tracking (tests/bench_overhead.sh).
-bench-overhead: $(FMLAB) $(CONTROL) image host-image host-kernel host-qemu
+bench-overhead: $(FMLAB) $(CONTROL) $(LAB_BUILDS)
 	tests/bench_overhead.sh $(FMLAB) $${OVERHEAD_REPEAT:-3}
 
 test-repro: $(FMLAB)

@@ -12,7 +12,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 FMLAB_STEP=buildroot
 cache=$1 suite=$2
 mirror=$("$here/mirror.sh")
-pkgs="gcc,libc6-dev,make,e2fsprogs,libarchive13t64,zstd,cpio,xz-utils,ca-certificates"
+# libarchive's package was renamed for the 64-bit time_t transition (trixie); bookworm's
+# build root builds the L0 QEMU (qemu/build.sh l0)
+case "$suite" in bookworm|bullseye) libarchive=libarchive13 ;; *) libarchive=libarchive13t64 ;; esac
+pkgs="gcc,libc6-dev,make,e2fsprogs,$libarchive,zstd,cpio,xz-utils,ca-certificates"
 key=$(input_hash "$here/buildroot.sh" -- "$suite" "$mirror" "$pkgs")
 dir="$cache/buildroot/$suite-$key"
 if [ -f "$dir/root/.fmlab-buildroot" ]; then echo "$dir/root"; exit 0; fi

@@ -63,6 +63,7 @@ static const struct config_key schema[] = {
     { "HOST_CPU", CT_STRING, "qemu64,+svm", NULL, NULL },
     { "HOST_KERNEL", CT_ENUM, "fmsync", "fmsync|debian", NULL },
     { "HOST_QEMU", CT_ENUM, "fmsync", "fmsync|debian", NULL },
+    { "L0_QEMU", CT_ENUM, "patched", "patched|debian", NULL },
     { "GUEST_KERNEL", CT_ENUM, "lab", "lab|debian", NULL },
     { "GUEST_INIT", CT_ENUM, "minimal", "minimal|systemd", NULL },
     { "NET_MODE", CT_ENUM, "bridge", "bridge|ovs|ovs-dpdk", NULL },

@@ -91,6 +91,23 @@ static void add_numa(const struct config *cfg, struct host_spec *hs, unsigned vc
     extra(hs, "-device"), extra(hs, "nvdimm,id=cxlpool,memdev=pool,node=1");
 }
 
+void host_l0_qemu(const struct config *cfg, char *out, size_t len)
+{
+    if (strcmp(config_get(cfg, "L0_QEMU"), "patched") == 0) {
+        snprintf(out, len, "%.2000s/l0-qemu/current/bin/qemu-system-x86_64", config_get(cfg, "CACHE_DIR"));
+        return;
+    }
+    const char *path = getenv("PATH");
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, len, "%.2000s/qemu-system-x86_64", d);
+        if (access(out, X_OK) == 0)
+            return;
+    }
+    snprintf(out, len, "qemu-system-x86_64");
+}
+
 int host_spec_build(const struct config *cfg, const struct lab_host *h, const char *accel,
                     struct host_spec *hs, char *err, size_t errlen)
 {
@@ -107,9 +124,11 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     snprintf(hs->initrd, sizeof(hs->initrd), "%s/host/initrd.img", images);
     bool patched_qemu = strcmp(config_get(cfg, "HOST_QEMU"), "fmsync") == 0;
     snprintf(hs->disk, sizeof(hs->disk), "%s/%s/disk.img", images, patched_qemu ? "host-qemu" : "host");
+    host_l0_qemu(cfg, hs->qemu, sizeof(hs->qemu));
     const char *need[][2] = { { hs->kernel, fmsync ? "make kernel, or HOST_KERNEL=debian" : "make host-image" },
                               { fmsync ? hs->disk : hs->initrd, "make host-image" },
-                              { hs->disk, patched_qemu ? "make host-qemu, or HOST_QEMU=debian" : "make host-image" } };
+                              { hs->disk, patched_qemu ? "make host-qemu, or HOST_QEMU=debian" : "make host-image" },
+                              { hs->qemu[0] == '/' ? hs->qemu : hs->disk, "make l0-qemu, or L0_QEMU=debian" } };
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         if (access(need[i][0], R_OK) != 0) {
             snprintf(err, errlen, "[%s] missing %s (build it: %s)", h->name, need[i][0], need[i][1]);
@@ -160,7 +179,7 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
         return -1;
     }
     hs->vm = (struct vm_spec){
-        .name = h->name, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,
+        .name = h->name, .qemu = hs->qemu, .netns = LAB_NETNS, .machine = hs->machine, .accel = accel,
         .cpu = strcmp(accel, "kvm") == 0 ? "host" : config_get(cfg, "HOST_CPU"), .vcpus = vcpus,
         .mem = dram + cxl, .mem_extra = hs->mem_extra, .kernel = hs->kernel, .initrd = fmsync ? NULL : hs->initrd,
         .append = hs->append, .disk = hs->overlay, .disk_format = "qcow2", .run_dir = hs->run_dir,

@@ -16,6 +16,7 @@
 
 struct host_spec {
     struct vm_spec vm;
+    char qemu[PATH_MAX];      /* the L0 QEMU (host_l0_qemu) */
     char run_dir[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], disk[PATH_MAX];
     char overlay[PATH_MAX];   /* STATE_DIR/<host>/disk.qcow2: the host's writes, on disk */
     char append[2048], machine[64], mem_extra[64];
@@ -25,6 +26,10 @@ struct host_spec {
     bool extra_overflow;   /* an argument did not fit: the host must not start */
 };
 
+/* The L0 QEMU the hosts run in (config L0_QEMU): patched, CACHE_DIR/l0-qemu/current/bin/
+ * qemu-system-x86_64 (make l0-qemu: bookworm's 7.2 + qemu/l0-patches), or debian, the
+ * first qemu-system-x86_64 in PATH (the bare name when there is none). */
+void host_l0_qemu(const struct config *cfg, char *out, size_t len);
 /* Fill hs for host h; accel is "kvm" or "tcg". Returns 0, or -1 with err naming what is
  * missing (and which make target builds it). Free with host_spec_free. */
 int host_spec_build(const struct config *cfg, const struct lab_host *h, const char *accel,

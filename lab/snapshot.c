@@ -91,20 +91,6 @@ static int fnv_file(uint64_t *h, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* The L0 QEMU the hosts run (qemu-system-x86_64 from PATH). */
-static void l0_qemu_path(char *out, size_t len)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
-    snprintf(out, len, "qemu-system-x86_64");
-    for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        snprintf(out, len, "%.2000s/qemu-system-x86_64", d);
-        if (access(out, X_OK) == 0)
-            return;
-    }
-}
-
 static int key_of_hosts(const struct config *cfg, const char *accel, uint64_t *h, char *err, size_t errlen)
 {
     for (int i = 0; i < LAB_N_HOSTS; i++) {
@@ -153,7 +139,7 @@ int snapshot_key(const struct config *cfg, const char *accel, char *out, size_t 
     strncat(path, ".pub", sizeof(path) - strlen(path) - 1);
     if (fnv_file(&h, path, err, errlen))
         return -1;
-    l0_qemu_path(path, sizeof(path));
+    host_l0_qemu(cfg, path, sizeof(path));
     if (fnv_file(&h, path, err, errlen))
         return -1;
     snprintf(out, len, "%016llx", (unsigned long long)h);

@@ -1,7 +1,9 @@
 #!/bin/sh
-# qemu/build.sh: `make qemu` / `make qemu-check` / `make test-qemu`: the patched QEMU.
+# qemu/build.sh: `make qemu` / `make qemu-check` / `make test-qemu`: the patched QEMU;
+# `make l0-qemu`: the L0 QEMU the lab's hosts run in.
 #
 #   qemu/build.sh CACHE_DIR SUITE build|check|test
+#   qemu/build.sh CACHE_DIR bookworm l0
 #
 # Fetches the suite's `qemu` source package with deb-src inside the project's build root
 # (its own apt sources, the mirror this machine's apt uses), unpacks it once per version
@@ -14,6 +16,11 @@
 #   test:  build, then run the series' qtest (tests/qtest/shm-migration-test) and
 #          QEMU's own qapi-schema and migration tests that cover the touched code, at L0
 #          under TCG inside the build root.
+#   l0:    the same steps for the hosts' emulator at L0: the suite's (bookworm's) QEMU 7.2,
+#          the known-good L0 for nested SVM under TCG, with qemu/l0-patches applied,
+#          built in that suite's build root so it runs on this (bookworm) machine with
+#          the libraries of Debian's qemu-system-x86 -> CACHE_DIR/l0-qemu/l0-KEY/bin/
+#          qemu-system-x86_64; CACHE_DIR/l0-qemu/current points at the newest.
 # The patched tree and the object tree persist per version: a file is rewritten only
 # when its patched content changed, so touching one patch rebuilds only what it affects.
 set -eu
@@ -22,21 +29,37 @@ repo=$(dirname "$here")
 . "$repo/image/common.sh"
 . "$repo/image/series.sh"
 FMLAB_STEP=qemu
-cache=${1:?usage: build.sh CACHE_DIR SUITE build|check|test} suite=${2:?suite} mode=${3:-build}
-deps="dpkg-dev meson ninja-build python3-venv pkg-config flex bison bzip2 libglib2.0-dev
-      libpixman-1-dev libslirp-dev libaio-dev libnuma-dev zlib1g-dev seabios qemu-system-data ipxe-qemu"
-# The lab needs: x86_64 system emulation, KVM (hosts run the guest under nested KVM), TCG
-# (the L0 tests), vhost-net/vhost-user, slirp, NUMA (the CXL node), linux-aio.
-flags="--prefix=/usr/local --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
-       --target-list=x86_64-softmmu --without-default-features --disable-docs --disable-download
-       --disable-containers --disable-user --enable-kvm --enable-tcg --enable-slirp --enable-vhost-net
-       --enable-vhost-user --enable-vhost-kernel --enable-numa --enable-linux-aio --enable-pixman
-       --disable-seccomp --disable-install-blobs --enable-werror"
+cache=${1:?usage: build.sh CACHE_DIR SUITE build|check|test|l0} suite=${2:?suite} mode=${3:-build}
+[ "$mode" = l0 ] && FMLAB_STEP=l0-qemu
+firmware=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
+if [ "$mode" = l0 ]; then
+    # L0 runs the hosts: x86_64 under TCG (KVM kept for machines whose /dev/kvm works),
+    # 9p (the guest image share: virtfs needs libattr and libcap-ng), fdt (7.2 requires it
+    # for x86_64), nothing else. It
+    # finds the firmware of this machine's Debian QEMU packages (make deps installs them).
+    deps="dpkg-dev meson ninja-build python3 pkg-config flex bison bzip2 libglib2.0-dev
+          libpixman-1-dev zlib1g-dev libcap-ng-dev libattr1-dev libfdt-dev"
+    flags="--prefix=/usr/local --firmwarepath=$firmware --target-list=x86_64-softmmu
+           --without-default-features --disable-docs --disable-user --enable-kvm --enable-tcg
+           --enable-virtfs --enable-attr --enable-cap-ng --enable-fdt=system --disable-install-blobs
+           --disable-werror"
+    patches=$here/l0-patches qdir=$cache/l0-qemu prefix=l0
+else
+    deps="dpkg-dev meson ninja-build python3-venv pkg-config flex bison bzip2 libglib2.0-dev
+          libpixman-1-dev libslirp-dev libaio-dev libnuma-dev zlib1g-dev seabios qemu-system-data ipxe-qemu"
+    # The lab needs: x86_64 system emulation, KVM (hosts run the guest under nested KVM), TCG
+    # (the L0 tests), vhost-net/vhost-user, slirp, NUMA (the CXL node), linux-aio.
+    flags="--prefix=/usr/local --firmwarepath=$firmware
+           --target-list=x86_64-softmmu --without-default-features --disable-docs --disable-download
+           --disable-containers --disable-user --enable-kvm --enable-tcg --enable-slirp --enable-vhost-net
+           --enable-vhost-user --enable-vhost-kernel --enable-numa --enable-linux-aio --enable-pixman
+           --disable-seccomp --disable-install-blobs --enable-werror"
+    patches=$here/patches qdir=$cache/qemu prefix=qemu
+fi
 flags=$(echo $flags)
-qdir=$cache/qemu
 mkdir -p "$qdir/dl"
 
-enter_build_root "$cache" "$suite" "$qdir" qemu
+enter_build_root "$cache" "$suite" "$qdir" "$prefix"
 
 # 1. build dependencies in the build root (once per list)
 depkey=$(echo "$deps" | tr -s ' \n' ' ' | sha256sum | cut -c1-16)
@@ -72,13 +95,15 @@ fi
 # 3. the patched tree (image/series.sh): hard links to the source, patched files
 #    replaced only when their content changes
 tree=$qdir/tree-$uver obj=$qdir/obj-$uver
-apply_series "$pristine" "$tree" "$here/patches" "qemu $version"
+apply_series "$pristine" "$tree" "$patches" "qemu $version"
 
 # 4. cache lookup, then configure (again only when the flags change)
-key=$(input_hash "$here/build.sh" "$here/patches" -- "$version" "$flags")
-out_dir=$qdir/qemu-$key
-if [ "$mode" = build ] && [ -f "$out_dir/install.tar" ]; then
-    ln -sfn "qemu-$key" "$qdir/current"
+key=$(input_hash "$here/build.sh" "$patches" -- "$version" "$flags")
+out_dir=$qdir/$prefix-$key
+product=$out_dir/install.tar
+[ "$mode" = l0 ] && product=$out_dir/bin/qemu-system-x86_64
+if { [ "$mode" = build ] || [ "$mode" = l0 ]; } && [ -f "$product" ]; then
+    ln -sfn "$prefix-$key" "$qdir/current"
     say "cache hit: $out_dir"
     exit 0
 fi
@@ -144,18 +169,27 @@ if [ "$mode" = test ]; then
     exit 0
 fi
 
-# 7. publish: an install tree (prefix /usr/local) as a tar, for the host image
+# 7. publish: for the host image an install tree (prefix /usr/local) as a tar; for L0 the
+#    binary itself, checked to run here. Only the emulator: firmware, keymaps and
+#    qemu-bridge-helper come from Debian's QEMU packages (--firmwarepath above;
+#    image/host-qemu.sh links the helper into the host image).
 tmp=$out_dir.tmp.$$
 rm -rf "$tmp" "$qdir/destdir"; mkdir -p "$tmp"
-# Only the emulator: firmware, keymaps and qemu-bridge-helper come from the host image's
-# Debian QEMU packages (--firmwarepath above; image/host-qemu.sh links the helper).
-mkdir -p "$qdir/destdir/usr/local/bin"
-install -m 0755 "$obj/qemu-system-x86_64" "$qdir/destdir/usr/local/bin/qemu-system-x86_64"
-tar -C "$qdir/destdir" --sort=name --numeric-owner --owner=0 --group=0 -cf "$tmp/install.tar" .
-rm -rf "$qdir/destdir"
+if [ "$mode" = l0 ]; then
+    mkdir -p "$tmp/bin"
+    install -m 0755 "$obj/qemu-system-x86_64" "$tmp/bin/qemu-system-x86_64"
+    built=$("$tmp/bin/qemu-system-x86_64" --version 2>&1 | head -n 1) ||
+        die "the L0 QEMU built in the $suite build root does not run on this machine: $built"
+else
+    mkdir -p "$qdir/destdir/usr/local/bin"
+    install -m 0755 "$obj/qemu-system-x86_64" "$qdir/destdir/usr/local/bin/qemu-system-x86_64"
+    tar -C "$qdir/destdir" --sort=name --numeric-owner --owner=0 --group=0 -cf "$tmp/install.tar" .
+    rm -rf "$qdir/destdir"
+    built="install.tar $(du -h "$tmp/install.tar" | cut -f1)"
+fi
 printf 'source qemu %s\npatches %s\nflags %s\nkey %s\n' "$version" "$series_count" "$flags" "$key" >"$tmp/manifest.txt"
-(cd "$here/patches" && sha256sum *.patch) >>"$tmp/manifest.txt"
+(cd "$patches" && sha256sum *.patch) >>"$tmp/manifest.txt"
 cp "$log" "$tmp/build.log"
 publish "$tmp" "$out_dir"
-ln -sfn "qemu-$key" "$qdir/current"
-say "built $out_dir: install.tar $(du -h "$out_dir/install.tar" | cut -f1)"
+ln -sfn "$prefix-$key" "$qdir/current"
+say "built $out_dir: $built"

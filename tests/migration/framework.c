@@ -95,7 +95,7 @@ static bool guest_running(struct lab *l, char *host, size_t len)
     return running;
 }
 
-static bool redis_answers(struct lab *l)
+bool lab_redis_answers(struct lab *l)
 {
     char port[16], cmd[128], out[256];
     if (!lab_config(l, "REDIS_BASE_PORT", port, sizeof(port)))
@@ -148,7 +148,7 @@ bool lab_ready(struct lab *l)
 {
     char host[32], out[1 << 14];
     if (guest_running(l, host, sizeof(host))) {
-        if (redis_answers(l))
+        if (lab_redis_answers(l))
             return true;
         keep_console(l, host);
     }

@@ -42,6 +42,8 @@ int fmlab_capture(struct lab *l, char *out, size_t len, int timeout_s, ...) __at
 bool lab_config(struct lab *l, const char *key, char *out, size_t len);
 /* fmlab status --json, parsed (NULL if the runner said nothing parsable). */
 json_t *lab_status(struct lab *l);
+/* redis in the guest answers PING from backup (redis-cli there, within 20 s). */
+bool lab_redis_answers(struct lab *l);
 /* The guest runs and redis answers PONG from backup; else fmlab down + fmlab up (a
  * restore of the lab's snapshot when it has one), after keeping the end of the guest's
  * console in the case logs. */
