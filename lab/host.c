@@ -127,13 +127,16 @@ int host_spec_build(const struct config *cfg, const struct lab_host *h, const ch
     host_l0_qemu(cfg, hs->qemu, sizeof(hs->qemu));
     const char *need[][2] = { { hs->kernel, fmsync ? "make kernel, or HOST_KERNEL=debian" : "make host-image" },
                               { fmsync ? hs->disk : hs->initrd, "make host-image" },
-                              { hs->disk, patched_qemu ? "make host-qemu, or HOST_QEMU=debian" : "make host-image" },
-                              { hs->qemu[0] == '/' ? hs->qemu : hs->disk, "make l0-qemu, or L0_QEMU=debian" } };
+                              { hs->disk, patched_qemu ? "make host-qemu, or HOST_QEMU=debian" : "make host-image" } };
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         if (access(need[i][0], R_OK) != 0) {
             snprintf(err, errlen, "[%s] missing %s (build it: %s)", h->name, need[i][0], need[i][1]);
             return -1;
         }
+    }
+    if (strcmp(config_get(cfg, "L0_QEMU"), "patched") == 0 && access(hs->qemu, X_OK) != 0) {
+        snprintf(err, errlen, "[%s] missing %s (build it: make l0-qemu, or L0_QEMU=debian)", h->name, hs->qemu);
+        return -1;
     }
     lab_path(cfg, h->name, hs->run_dir, sizeof(hs->run_dir));
     snprintf(hs->overlay, sizeof(hs->overlay), "%.4000s/disk.qcow2", hs->run_dir);

@@ -334,8 +334,9 @@ static void ycsb(struct lab *l, const struct mcase *c)
  * batches of 50, stopped 50 ms and running 100-400 ms each time (a lab's host paused by a
  * snapshot or a debugger, as often as a test could), while backup flood-pings the guest
  * (each packet an interrupt the host injects into the guest) and the other host floods
- * the guest's host (interrupts L0 raises in it, each a kick of its vCPU); redis in the guest must answer after every batch. Every stop is followed by a
- * cont, whatever happens. Without the load Debian's L0 QEMU passed 300 rounds. */
+ * the guest's host (interrupts L0 raises in it, each a kick of its vCPU); redis in the
+ * guest must answer after every batch. Every stop is followed by a cont, whatever
+ * happens. Without the load Debian's L0 QEMU passed 300 rounds. */
 static bool pause_batch(const char *qmp_path, int rounds, unsigned *seed, char *err, size_t errlen)
 {
     struct qmp q;
